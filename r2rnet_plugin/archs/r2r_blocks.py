@@ -1,0 +1,180 @@
+"""Building blocks shared by R2RNet's sub-networks, each written once.
+
+Complex-valued feature maps are kept in *split* form: a real tensor whose channels are the real
+parts followed by the imaginary parts (``[B, 2C, H, W]``). A complex convolution then becomes one
+real convolution, and the complex ReLU of the reference (ReLU on both parts) a plain ReLU.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LEAKY_SLOPE = 0.01  # nn.LeakyReLU() default, used throughout the reference
+
+
+def leaky_relu(x):
+    return F.leaky_relu(x, LEAKY_SLOPE)
+
+
+def conv3x3(in_ch, out_ch, dilation=1, padding_mode='replicate'):
+    """3x3 convolution keeping the size (``padding = dilation``)."""
+    return nn.Conv2d(in_ch, out_ch, 3, padding=dilation, dilation=dilation, padding_mode=padding_mode)
+
+
+def conv1x1(in_ch, out_ch):
+    return nn.Conv2d(in_ch, out_ch, 1)
+
+
+class ConvChain(nn.Module):
+    """Convolutions, each followed by a LeakyReLU; 3x3 ones use replicate padding.
+
+    Args:
+        channels (list[int]): channel counts, input first (``len(kernel_sizes) + 1`` entries).
+        kernel_sizes (list[int]): 1 or 3 for each convolution.
+    """
+
+    def __init__(self, channels, kernel_sizes):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            conv3x3(i, o) if k == 3 else conv1x1(i, o)
+            for i, o, k in zip(channels[:-1], channels[1:], kernel_sizes))
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = leaky_relu(conv(x))
+        return x
+
+
+def bottleneck_chain(in_ch, channel, widths=(2, 4, 4, 2)):
+    """1x1 in, three 3x3 at ``widths * channel``, 1x1 back to ``channel`` (R2RNet's repeated unit)."""
+    mids = [w * channel for w in widths]
+    return ConvChain([in_ch] + mids + [channel], [1, 3, 3, 3, 1])
+
+
+class ResidualModule(nn.Module):
+    """Decom-Net's residual module: ``cat(act(1x1(x)), chain(x))``, doubling the channels."""
+
+    def __init__(self, channel=64):
+        super().__init__()
+        self.chain = bottleneck_chain(channel, channel, widths=(1, 2, 4, 2))
+        self.skip = conv1x1(channel, channel)
+
+    def forward(self, x):
+        return torch.cat((leaky_relu(self.skip(x)), self.chain(x)), dim=1)
+
+
+class ResBlock(nn.Module):
+    """conv-LeakyReLU-conv plus identity.
+
+    The reference applies ``nn.LeakyReLU(True)`` after the sum: a negative slope of 1.0, which is
+    the identity, so no activation follows the sum here.
+    """
+
+    def __init__(self, channel):
+        super().__init__()
+        self.conv0 = conv3x3(channel, channel)
+        self.conv1 = conv3x3(channel, channel)
+
+    def forward(self, x):
+        return x + self.conv1(leaky_relu(self.conv0(x)))
+
+
+class ComplexConv2d(nn.Module):
+    """Complex convolution ``(Wr + iWi) * (xr + ixi)`` with a bias on both real convs.
+
+    Matches complexPyTorch's ``ComplexConv2d`` (parameters ``conv_r`` and ``conv_i``), computed as a
+    single real convolution on split tensors with the block weight ``[[Wr, -Wi], [Wi, Wr]]``.
+    """
+
+    def __init__(self, in_ch, out_ch, kernel_size=3, padding=1):
+        super().__init__()
+        self.conv_r = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
+        self.conv_i = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
+        self.padding = padding
+
+    def fused_weight_and_bias(self):
+        wr, wi = self.conv_r.weight, self.conv_i.weight
+        weight = torch.cat((torch.cat((wr, -wi), dim=1), torch.cat((wi, wr), dim=1)), dim=0)
+        br, bi = self.conv_r.bias, self.conv_i.bias
+        return weight, torch.cat((br - bi, br + bi))
+
+    def forward(self, x):
+        weight, bias = self.fused_weight_and_bias()
+        return F.conv2d(x, weight.to(x.dtype), bias.to(x.dtype), padding=self.padding)
+
+
+class ComplexResidualBlock(nn.Module):
+    """Three complex 3x3 convolutions with complex ReLU, plus identity (``complex_net``)."""
+
+    def __init__(self, channel):
+        super().__init__()
+        self.complex_conv0 = ComplexConv2d(channel, channel * 2)
+        self.complex_conv1 = ComplexConv2d(channel * 2, channel * 2)
+        self.complex_conv2 = ComplexConv2d(channel * 2, channel)
+
+    def forward(self, x):
+        out = F.relu(self.complex_conv0(x))
+        out = F.relu(self.complex_conv1(out))
+        return x + F.relu(self.complex_conv2(out))
+
+
+FFT_DIMS = {'chw': (1, 2, 3), 'hw': (2, 3)}
+
+
+class SpectralTransform:
+    """Real FFT per image to split-complex form and back.
+
+    Args:
+        mode (str): ``'chw'`` transforms each image over (C, H, W), which is what the reference
+            computes for a batch of one and what its weights were trained with; ``'hw'``
+            transforms each channel over (H, W). Either way images of a batch never mix.
+    """
+
+    def __init__(self, mode='chw'):
+        if mode not in FFT_DIMS:
+            raise ValueError(f"fft_mode must be one of {sorted(FFT_DIMS)}, got {mode!r}")
+        self.dims = FFT_DIMS[mode]
+
+    @staticmethod
+    def _fft_dtype(dtype):
+        return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+    def forward(self, x):
+        spectrum = torch.fft.rfftn(x.to(self._fft_dtype(x.dtype)), dim=self.dims)
+        return torch.cat((spectrum.real, spectrum.imag), dim=1).to(x.dtype)
+
+    def inverse(self, y, size):
+        """Back to a real tensor of spatial ``size`` (H, W) from split form ``y``."""
+        half = y.shape[1] // 2
+        work = y.to(self._fft_dtype(y.dtype))
+        spectrum = torch.complex(work[:, :half], work[:, half:])
+        shape = (half, *size) if len(self.dims) == 3 else tuple(size)
+        return torch.fft.irfftn(spectrum, s=shape, dim=self.dims).to(y.dtype)
+
+
+class SpectralFeatureBlock(nn.Module):
+    """ResBlock, complex residual block in the frequency domain, ResBlock, plus identity."""
+
+    def __init__(self, channel, spectral):
+        super().__init__()
+        self.resblock0 = ResBlock(channel)
+        self.complex_block = ComplexResidualBlock(channel)
+        self.resblock1 = ResBlock(channel)
+        self.spectral = spectral
+
+    def forward(self, x):
+        out = self.resblock0(x)
+        out = self.spectral.inverse(self.complex_block(self.spectral.forward(out)), out.shape[-2:])
+        return x + self.resblock1(out)
+
+
+def pad_to_multiple(x, multiple):
+    """Replicate-pad the bottom and right of ``x`` to a multiple of ``multiple``; returns (padded, (h, w))."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (-h) % multiple, (-w) % multiple
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode='replicate')
+    return x, (h, w)
+
+
+def crop_to(x, size):
+    return x[..., :size[0], :size[1]]

@@ -1,0 +1,112 @@
+"""Convert the three published R2RNet checkpoints into one BasicSR-style ``R2RNet`` weights file.
+
+Usage::
+
+    python -m r2rnet_plugin.convert_official --decom Decom/20.tar --denoise Denoise/20.tar \\
+        --relight Relight/20.tar --out r2rnet.pth
+
+The output, ``{'params': state_dict}``, loads through BasicSR's usual
+``path: pretrain_network_g: r2rnet.pth`` for ``network_g: {type: R2RNet}``.
+"""
+import argparse
+import sys
+
+import torch
+
+from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
+
+STAGES = ('decom', 'denoise', 'relight')
+
+
+class CheckpointKeyError(ValueError):
+    """A checkpoint's keys or shapes do not fit the network it is meant for."""
+
+
+def _shorten(keys, limit=12):
+    keys = sorted(keys)
+    text = ', '.join(keys[:limit])
+    return text + (f', ... ({len(keys) - limit} more)' if len(keys) > limit else '')
+
+
+def load_state_dict_file(path):
+    """Read a plain state dict (or one wrapped in ``params``/``state_dict``) without unpickling code."""
+    try:
+        data = torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'checkpoint not found: {path}') from None
+    except Exception as err:
+        raise ValueError(f'{path} is not a readable PyTorch weights file: {err}') from err
+    for wrapper in ('params', 'params_ema', 'state_dict'):
+        if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
+            data = data[wrapper]
+            break
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ValueError(f'{path} does not hold a state dict of tensors')
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data.items()}
+
+
+def convert_stage(stage, reference_state, target_module, source='checkpoint'):
+    """Rename one reference network's state dict for ``target_module``, checking keys and shapes.
+
+    Raises:
+        CheckpointKeyError: naming the unexpected, missing or mis-shaped keys.
+    """
+    expected = target_module.state_dict()
+    converted, unexpected = {}, []
+    for key, value in reference_state.items():
+        new_key = plugin_key(stage, key)
+        if new_key is None or new_key not in expected:
+            unexpected.append(key)
+        else:
+            converted[new_key] = value
+    missing = [k for k in expected if k not in converted]
+    reverse = {plugin_key(stage, k): k for k in reference_state}
+    mis_shaped = [f'{reverse[k]} {tuple(v.shape)} (expected {tuple(expected[k].shape)})'
+                  for k, v in converted.items() if v.shape != expected[k].shape]
+    problems = []
+    if unexpected:
+        problems.append(f'unexpected keys: {_shorten(unexpected)}')
+    if missing:
+        problems.append(f'missing keys (plugin names): {_shorten(missing)}')
+    if mis_shaped:
+        problems.append(f'wrong shapes: {_shorten(mis_shaped)}')
+    if problems:
+        raise CheckpointKeyError(
+            f'{source} does not look like a published R2RNet {REFERENCE_NAMES[stage]} checkpoint; '
+            + '; '.join(problems))
+    return converted
+
+
+def convert_official(decom, denoise, relight, channel=64):
+    """Build an ``R2RNet`` state dict from the three reference state dicts (or their file paths)."""
+    from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+    model = R2RNet(channel=channel)
+    result = {}
+    for stage, source in zip(STAGES, (decom, denoise, relight)):
+        name = source if isinstance(source, str) else f'the {stage} state dict'
+        state = load_state_dict_file(source) if isinstance(source, str) else source
+        converted = convert_stage(stage, state, getattr(model, stage), name)
+        result.update({f'{stage}.{k}': v for k, v in converted.items()})
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    for stage in STAGES:
+        parser.add_argument(f'--{stage}', required=True,
+                            help=f'published {REFERENCE_NAMES[stage]} checkpoint (e.g. {stage.title()}/20.tar)')
+    parser.add_argument('--out', required=True, help='output file, e.g. r2rnet.pth')
+    args = parser.parse_args(argv)
+    try:
+        state = convert_official(args.decom, args.denoise, args.relight)
+    except (ValueError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    torch.save({'params': state}, args.out)
+    print(f'wrote {args.out} ({len(state)} tensors); load it with network_g: {{type: R2RNet}} '
+          f'and path: pretrain_network_g: {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
