@@ -45,24 +45,21 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _ModuleAliasFinder(importlib.abc.MetaPathFinder):
-    """Resolves the names in :data:`MODULE_ALIASES` only where the old name no longer exists."""
+    """Resolves each old name in :data:`MODULE_ALIASES` to the module that replaced it.
+
+    Also where the old name still exists (``scipy.ndimage.filters`` warns on every import).
+    """
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in MODULE_ALIASES:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, 'find_spec'):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                return None  # the library still has it: use the real module
         return importlib.util.spec_from_loader(fullname, _AliasLoader(MODULE_ALIASES[fullname]))
 
 
 def install_import_aliases():
     """Make BasicSR's stale imports resolvable (problems 1 and 2). Idempotent."""
     if not any(isinstance(f, _ModuleAliasFinder) for f in sys.meta_path):
-        sys.meta_path.append(_ModuleAliasFinder())
+        sys.meta_path.insert(0, _ModuleAliasFinder())
     # Problem 7: ``basicsr/__init__.py`` imports ``basicsr.train`` and ``basicsr.test``, so
     # ``python -m basicsr.train`` makes runpy warn that the module is already imported. The
     # warning is harmless (the __main__ copy runs with the same dependencies).

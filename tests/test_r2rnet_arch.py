@@ -1,0 +1,118 @@
+"""R2RNet beyond the reference: any size, batch independence, FFT modes, dtypes, devices."""
+import pytest
+import torch
+
+from basicsr.archs import build_network
+from basicsr.utils.registry import ARCH_REGISTRY
+from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+
+
+def small_model(**kwargs):
+    """A narrow R2RNet whose relit illumination is not all zero (the output ReLU is live)."""
+    torch.manual_seed(0)
+    model = R2RNet(channel=8, **kwargs)
+    torch.nn.init.constant_(model.relight.out_conv.bias, 0.5)
+    return model.eval()
+
+
+def test_registered_in_basicsr():
+    for name in ('R2RNet', 'R2RDecomNet', 'R2RDenoiseNet', 'R2RRelightNet'):
+        assert ARCH_REGISTRY.get(name) is not None
+    net = build_network({'type': 'R2RNet', 'channel': 8})
+    assert isinstance(net, R2RNet)
+    assert {name for name, _ in net.named_children()} == {'decom', 'denoise', 'relight'}
+
+
+@torch.no_grad()
+def test_odd_size_with_published_width(reference_model):
+    x = torch.rand(1, 3, 67, 101)
+    y = reference_model(x)
+    assert y.shape == (1, 3, 67, 101)
+    assert torch.isfinite(y).all()
+
+
+@torch.no_grad()
+@pytest.mark.parametrize('size', [(1, 1), (5, 3), (8, 8), (17, 9), (64, 96), (130, 250)])
+def test_any_size(size):
+    model = small_model()
+    x = torch.rand(2, 3, *size)
+    out = model.components(x)
+    assert out.enhanced.shape == (2, 3, *size)
+    assert out.R.shape == out.R_denoised.shape == (2, 3, *size)
+    assert out.L.shape == out.I_delta.shape == (2, 1, *size)
+    for t in out:
+        assert torch.isfinite(t).all()
+
+
+@torch.no_grad()
+def test_sub_networks_accept_any_size():
+    model = small_model()
+    R, L = model.decom(torch.rand(1, 3, 13, 21))
+    assert model.denoise(L, R).shape == (1, 3, 13, 21)
+    assert model.relight(L, R).shape == (1, 1, 13, 21)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize('fft_mode', ['chw', 'hw'])
+def test_batch_equals_images_one_by_one(fft_mode):
+    model = small_model(fft_mode=fft_mode)
+    x = torch.rand(3, 3, 24, 40)
+    batched = model(x)
+    single = torch.cat([model(x[i:i + 1]) for i in range(3)])
+    assert torch.allclose(batched, single, atol=1e-5)
+
+
+@torch.no_grad()
+def test_batch_equals_images_one_by_one_published_width(reference_model, fixture):
+    x = torch.cat([fixture['input_low'], torch.rand(1, 3, 64, 96)])
+    batched = reference_model(x)
+    assert torch.allclose(batched[:1], reference_model(x[:1]), atol=1e-5)
+    assert torch.allclose(batched[1:], reference_model(x[1:]), atol=1e-5)
+
+
+@torch.no_grad()
+def test_fft_modes_share_weights_but_differ():
+    chw = small_model(fft_mode='chw')
+    hw = small_model(fft_mode='hw')
+    hw.load_state_dict(chw.state_dict())
+    x = torch.rand(1, 3, 16, 24)
+    assert not torch.allclose(chw(x), hw(x))
+
+
+def test_unknown_fft_mode():
+    with pytest.raises(ValueError, match='fft_mode'):
+        R2RNet(channel=8, fft_mode='cw')
+
+
+@torch.no_grad()
+@pytest.mark.parametrize('dtype', [torch.float64, torch.bfloat16, torch.float16])
+def test_float_dtypes(dtype):
+    model = small_model()
+    x = torch.rand(1, 3, 19, 27)
+    expected = model(x)
+    y = model.to(dtype)(x.to(dtype))
+    assert y.dtype == dtype
+    assert torch.isfinite(y).all()
+    tolerance = 1e-5 if dtype == torch.float64 else 0.05 * expected.abs().max().item() + 1e-3
+    assert (y.float() - expected).abs().max().item() <= tolerance
+
+
+def test_gradients_reach_every_stage():
+    model = small_model().train()
+    model(torch.rand(2, 3, 16, 16)).mean().backward()
+    for name in ('decom', 'denoise', 'relight'):
+        grads = [p.grad for p in getattr(model, name).parameters()]
+        assert all(g is not None for g in grads)
+        assert any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@torch.no_grad()
+def test_cuda_matches_cpu(reference_model, fixture):
+    expected = reference_model(fixture['batch2_input_low'])
+    model = R2RNet().cuda().eval()
+    model.load_state_dict(reference_model.state_dict())
+    out = model(fixture['batch2_input_low'].cuda()).cpu()
+    assert (out - expected).abs().max().item() <= 1e-4
+    with torch.autocast('cuda', dtype=torch.bfloat16):
+        assert torch.isfinite(model(torch.rand(1, 3, 67, 101, device='cuda'))).all()
