@@ -67,62 +67,65 @@ def install_import_aliases():
         'ignore', message=r"'basicsr\.(train|test)' found in sys\.modules", category=RuntimeWarning)
 
 
-def basicsr_install_root():
-    """The folder BasicSR 1.4.2 takes as its ``root_path``: the parent of the basicsr package."""
-    spec = importlib.util.find_spec('basicsr')
-    return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
+class _RunPipelineLoader:
+    """Code object for ``python -m basicsr.train|test``: the module's own pipeline, root = cwd."""
+
+    def __init__(self, module_name, pipeline, origin):
+        self.module_name, self.pipeline, self.origin = module_name, pipeline, origin
+
+    def get_code(self, fullname):
+        source = f'import os, {self.module_name}\n{self.module_name}.{self.pipeline}(os.getcwd())\n'
+        return compile(source, self.origin, 'exec')
 
 
-def user_path(path):
-    """Map a path under BasicSR's install root to the same path under the current directory.
-
-    Problem 5: ``python -m basicsr.train`` / ``basicsr.test`` compute ``root_path`` from
-    basicsr's own ``__file__``, so ``experiments/``, ``results/`` and ``tb_logger/`` would be
-    written inside site-packages. Every path BasicSR derives from that root goes through here.
+def _redirect_main(module_name, pipeline):
+    """Problems 5, 12, 13: ``python -m basicsr.train`` executes a *copy* of train.py as
+    ``__main__``, which (a) takes ``root_path`` from basicsr's own ``__file__``, so experiments,
+    results and tb_logger land inside site-packages, and (b) holds its own copies of the
+    functions patched here, out of the plugin's reach. runpy looks the module up through its
+    ``__spec__`` (already imported by ``basicsr/__init__``), so the spec's loader is replaced by
+    one whose code calls the (patched) module's pipeline with the current directory as root.
     """
-    if path is None:
-        return path
-    root = basicsr_install_root()
-    absolute = os.path.abspath(path)
-    if absolute == root:
-        return os.getcwd()
-    if absolute.startswith(root + os.sep):
-        return os.path.join(os.getcwd(), os.path.relpath(absolute, root))
-    return path
-
-
-def _replace_everywhere(module_name, attr, new):
-    """Replace ``module.attr`` and every ``from module import attr`` copy inside basicsr."""
+    import importlib.machinery
     module = importlib.import_module(module_name)
-    old = getattr(module, attr)
-    for name, mod in list(sys.modules.items()):
-        if (name == 'basicsr' or name.startswith('basicsr.')) and getattr(mod, attr, None) is old:
-            setattr(mod, attr, new)
-    return old
+    origin = module.__spec__.origin if module.__spec__ else module.__file__
+    module.__spec__ = importlib.machinery.ModuleSpec(
+        module_name, _RunPipelineLoader(module_name, pipeline, origin), origin=origin)
 
 
-def _patch_root_path():
-    """Problem 5: experiments, results and tb_logger go under the current directory."""
-    import functools
+def latest_training_state(folder):
+    """Path of the ``<iter>.state`` file with the highest iteration in ``folder``, or None."""
+    if not folder or not os.path.isdir(folder):
+        return None
+    iters = [int(name[:-len('.state')]) for name in os.listdir(folder)
+             if name.endswith('.state') and name[:-len('.state')].isdigit()]
+    return os.path.join(folder, f'{max(iters)}.state') if iters else None
 
-    def wrap_first_arg(func):
-        @functools.wraps(func)
-        def wrapper(path, *args, **kwargs):
-            return func(user_path(path), *args, **kwargs)
-        return wrapper
 
-    parse_options = importlib.import_module('basicsr.utils.options').parse_options
-    _replace_everywhere('basicsr.utils.options', 'parse_options', wrap_first_arg(parse_options))
-    mkdir_and_rename = importlib.import_module('basicsr.utils.misc').mkdir_and_rename
-    _replace_everywhere('basicsr.utils.misc', 'mkdir_and_rename', wrap_first_arg(mkdir_and_rename))
+def load_resume_state(opt):
+    """Replacement for ``basicsr.train.load_resume_state``.
 
-    init_tb_logger = importlib.import_module('basicsr.utils.logger').init_tb_logger
-
-    @functools.wraps(init_tb_logger)
-    def init_tb_logger_in_cwd(log_dir):
-        return init_tb_logger(user_path(log_dir))
-
-    _replace_everywhere('basicsr.utils.logger', 'init_tb_logger', init_tb_logger_in_cwd)
+    Problem 12: the original maps the state onto ``torch.cuda.current_device()`` and so fails on
+    CPU; states are read onto the CPU here (optimizers move them to their parameters' device).
+    Problem 13: ``--auto_resume`` looked in ``experiments/<name>/training_states`` relative to the
+    current directory; the options' own ``path: training_states`` is used instead.
+    Problem 15 (partly): states are read with ``weights_only=True``.
+    """
+    import torch
+    from basicsr.utils import check_resume
+    if opt['auto_resume']:
+        path = latest_training_state(opt['path'].get('training_states'))
+        if path is not None:
+            opt['path']['resume_state'] = path
+    else:
+        path = opt['path'].get('resume_state')
+    if path is None:
+        return None
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'path: resume_state: {path} does not exist')
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    check_resume(opt, state['iter'])
+    return state
 
 
 def patch_basicsr():
@@ -130,7 +133,9 @@ def patch_basicsr():
     import basicsr
     if getattr(basicsr, _PATCHED_MARK, False):
         return
-    _patch_root_path()
+    _redirect_main('basicsr.train', 'train_pipeline')
+    _redirect_main('basicsr.test', 'test_pipeline')
+    importlib.import_module('basicsr.train').load_resume_state = load_resume_state
     setattr(basicsr, _PATCHED_MARK, True)
 
 

@@ -40,14 +40,26 @@ class R2RNet(nn.Module):
         self.denoise = R2RDenoiseNet(channel)
         self.relight = R2RRelightNet(channel, fft_mode)
 
-    def components(self, x):
-        """Run all three stages and return every intermediate as :class:`R2RComponents`."""
+    def components(self, x, upto='enhanced'):
+        """Run the stages and return every intermediate as :class:`R2RComponents`.
+
+        Args:
+            x (Tensor): ``[B, 3, H, W]`` RGB in [0, 1], any size.
+            upto (str): stop after ``'R'`` (Decom-Net), ``'R_denoised'`` (Denoise-Net) or
+                ``'enhanced'`` (everything); fields not computed are None.
+        """
+        if upto not in ('R', 'R_denoised', 'enhanced'):
+            raise ValueError(f"upto must be 'R', 'R_denoised' or 'enhanced', got {upto!r}")
         padded, size = pad_to_multiple(x, UNET_MULTIPLE)
         R, L = self.decom(padded)
-        R_denoised = self.denoise(L, R)
-        I_delta = self.relight(L, R_denoised)
-        enhanced = R_denoised * I_delta
-        return R2RComponents(*(crop_to(t, size) for t in (R, L, R_denoised, I_delta, enhanced)))
+        R_denoised = I_delta = enhanced = None
+        if upto != 'R':
+            R_denoised = self.denoise(L, R)
+        if upto == 'enhanced':
+            I_delta = self.relight(L, R_denoised)
+            enhanced = R_denoised * I_delta
+        return R2RComponents(*(None if t is None else crop_to(t, size)
+                               for t in (R, L, R_denoised, I_delta, enhanced)))
 
     def forward(self, x):
         return self.components(x).enhanced

@@ -1,0 +1,247 @@
+"""R2RNetModel: R2RNet trained stage by stage (decom -> denoise -> relight, then joint) in BasicSR."""
+from collections import OrderedDict
+from os import path as osp
+
+import torch
+from tqdm import tqdm
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.metrics import calculate_metric
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger, imwrite, tensor2img
+from basicsr.utils.registry import MODEL_REGISTRY
+from r2rnet_plugin.models.r2r_stages import SUB_NETWORKS, get_stage
+
+# Short names of the loss terms in logs and tensorboard.
+LOG_NAMES = {'pixel_opt': 'l_pix', 'perceptual_opt': 'l_percep', 'frequency_opt': 'l_freq', 'decom_opt': 'l_decom'}
+
+
+@MODEL_REGISTRY.register()
+class R2RNetModel(BaseModel):
+    """Staged R2RNet model.
+
+    ``network_g`` is the whole ``R2RNet``; ``train: stage`` picks which of its sub-networks
+    (``decom``, ``denoise``, ``relight``, or all for ``joint``) is optimised. The others are
+    loaded from ``path: pretrain_network_<sub-network>`` (or ``pretrain_network_g``, a whole
+    R2RNet file) and run frozen: eval mode, no gradients, not optimised, not saved again.
+
+    Validation compares one component with the normal-light image: ``R`` after the decom
+    stage, ``R_denoised`` after denoise, ``enhanced`` otherwise (``val: output`` overrides).
+    """
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.stage = get_stage(opt['train'].get('stage', 'relight')) if self.is_train else None
+        self.net_g = build_network(opt['network_g']).to(self.device)
+        self._check_network()
+        self.print_network(self.net_g)
+        self._load_pretrained()
+        if self.is_train:
+            self.init_training_settings()
+        else:
+            self.net_g.eval()
+
+    def _check_network(self):
+        missing = [name for name in SUB_NETWORKS if not hasattr(self.net_g, name)]
+        if missing:
+            raise ValueError(f"option 'network_g: type' must be an R2RNet-like network with sub-modules "
+                             f"{', '.join(SUB_NETWORKS)}; {self.opt['network_g']['type']} lacks {', '.join(missing)}")
+
+    # ----------------------------------------------------------------------------------- weights
+    def _load_pretrained(self):
+        """Load ``pretrain_network_g`` then each ``pretrain_network_<sub-network>``; check needs."""
+        path_opt = self.opt['path']
+        strict = path_opt.get('strict_load_g', True)
+        param_key = path_opt.get('param_key_g', 'params')
+        loaded = set()
+        whole = path_opt.get('pretrain_network_g')
+        resuming = self.is_train and path_opt.get('resume_state')
+        if whole is not None and not (resuming and not osp.isfile(whole)):
+            self._load_file(self.net_g, whole, 'pretrain_network_g', strict, param_key)
+            loaded.update(SUB_NETWORKS)
+        for name in SUB_NETWORKS:
+            option = f'pretrain_network_{name}'
+            if path_opt.get(option) is not None:
+                self._load_file(getattr(self.net_g, name), path_opt[option], option, strict, param_key)
+                loaded.add(name)
+        needed = self.stage.needs if self.is_train else SUB_NETWORKS
+        missing = [name for name in needed if name not in loaded]
+        if missing:
+            what = f"train: stage: {self.stage.name}" if self.is_train else 'testing'
+            raise ValueError(f"{what} needs trained weights for {', '.join(missing)}: set "
+                             + ' and '.join(f"'path: pretrain_network_{n}'" for n in missing)
+                             + " (or 'path: pretrain_network_g', a whole R2RNet file)")
+
+    def _load_file(self, net, load_path, option, strict, param_key):
+        if not osp.isfile(load_path):
+            raise FileNotFoundError(f"option 'path: {option}': {load_path} does not exist")
+        self.load_network(net, load_path, strict, param_key)
+
+    def resume_training(self, resume_state):
+        """Restore the trained sub-networks of ``resume_state['iter']``, then optimizers/schedulers."""
+        models = self.opt['path']['models']
+        for name in self.stage.trained:
+            self.load_network(getattr(self.net_g, name), osp.join(models, f"net_{name}_{resume_state['iter']}.pth"))
+        super().resume_training(resume_state)
+
+    def save(self, epoch, current_iter):
+        for name in self.stage.trained:
+            self.save_network(getattr(self.net_g, name), f'net_{name}', current_iter)
+        if self.stage.saves_whole:
+            self.save_network(self.net_g, 'net_g', current_iter)
+        self.save_training_state(epoch, current_iter)
+
+    # ---------------------------------------------------------------------------------- training
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        for name in SUB_NETWORKS:
+            trained = name in self.stage.trained
+            getattr(self.net_g, name).train(trained).requires_grad_(trained)
+        self.losses = OrderedDict()
+        for key in self.stage.losses:
+            if train_opt.get(key):
+                self.losses[key] = build_loss(dict(train_opt[key])).to(self.device)
+        if not self.losses:
+            raise ValueError(f"train: stage: {self.stage.name} needs at least one of the options "
+                             + ', '.join(f"'train: {k}'" for k in self.stage.losses))
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def setup_optimizers(self):
+        optim_opt = dict(self.opt['train']['optim_g'])
+        params = [p for name in self.stage.trained for p in getattr(self.net_g, name).parameters()]
+        self.optimizer_g = self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
+        self.optimizers.append(self.optimizer_g)
+
+    def feed_data(self, data):
+        self.lq = data['lq'].to(self.device)
+        if 'gt' in data:
+            self.gt = data['gt'].to(self.device)
+
+    def _stage_losses(self):
+        """Forward the stage and return ``{option key: loss}`` for its configured losses."""
+        out = self.net_g.components(self.lq, upto=self.stage.output)
+        if self.stage.name in ('decom', 'denoise') or 'decom_opt' in self.losses:
+            R_high, L_high = self.net_g.decom(self.gt)
+        if self.stage.name == 'denoise':
+            pred, target = out.R_denoised, R_high
+        else:
+            pred, target = out.enhanced, self.gt
+        values = OrderedDict()
+        for key, loss in self.losses.items():
+            if key == 'decom_opt':
+                values[key] = loss(out.R, out.L, R_high, L_high, self.lq, self.gt)
+            else:
+                values[key] = loss(pred, target)
+        self.output = out
+        return values
+
+    def optimize_parameters(self, current_iter):
+        self.optimizer_g.zero_grad(set_to_none=True)
+        values = self._stage_losses()
+        total = sum(values.values())
+        total.backward()
+        self.optimizer_g.step()
+        log = OrderedDict((LOG_NAMES[k], v) for k, v in values.items())
+        decom_loss = self.losses.get('decom_opt')
+        if decom_loss is not None:
+            log.update((f'l_{name}', value) for name, value in decom_loss.last_terms.items())
+        log['l_total'] = total
+        self.log_dict = self.reduce_loss_dict(log)
+
+    # ------------------------------------------------------------------------------- validation
+    def _output_name(self):
+        default = self.stage.output if self.is_train else 'enhanced'
+        name = self.opt.get('val', {}).get('output', default)
+        if name not in ('R', 'R_denoised', 'enhanced'):
+            raise ValueError(f"option 'val: output' must be R, R_denoised or enhanced; got {name!r}")
+        return name
+
+    @torch.no_grad()
+    def test(self):
+        self.net_g.eval()
+        self.output = self.net_g.components(self.lq, upto=self._output_name())
+        if self.is_train:
+            for name in self.stage.trained:
+                getattr(self.net_g, name).train()
+
+    def get_current_visuals(self):
+        visuals = OrderedDict(lq=self.lq.detach().cpu())
+        for name, value in self.output._asdict().items():
+            if value is not None:
+                visuals[name] = value.detach().cpu()
+        visuals['result'] = visuals[self._output_name()]
+        if hasattr(self, 'gt'):
+            visuals['gt'] = self.gt.detach().cpu()
+        return visuals
+
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        if self.opt['rank'] == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        dataset_name = dataloader.dataset.opt['name']
+        val_opt = self.opt['val']
+        metrics = val_opt.get('metrics') or {}
+        if metrics:
+            self._initialize_best_metric_results(dataset_name)
+        self.metric_results = {name: 0.0 for name in metrics}
+        tb_images = val_opt.get('tb_images', 2)
+        pbar = tqdm(total=len(dataloader), unit='image', desc=f'Validate {dataset_name}',
+                    disable=not val_opt.get('pbar', True))
+        for idx, val_data in enumerate(dataloader):
+            img_name = self._image_name(val_data)
+            self.feed_data(val_data)
+            self.test()
+            visuals = self.get_current_visuals()
+            result = tensor2img([visuals['result']])
+            if metrics and 'gt' in visuals:
+                pair = {'img': result, 'img2': tensor2img([visuals['gt']])}
+                for name, metric_opt in metrics.items():
+                    self.metric_results[name] += calculate_metric(pair, metric_opt)
+            if save_img:
+                self._save_visuals(visuals, img_name, dataset_name, current_iter)
+            if tb_logger is not None and idx < tb_images:
+                row = torch.cat([visuals[k][0] for k in ('lq', 'result', 'gt') if k in visuals], dim=2)
+                tb_logger.add_image(f'{dataset_name}/{img_name}', row.clamp(0, 1), current_iter)
+            self.__dict__.pop('gt', None)
+            pbar.update(1)
+        pbar.close()
+        if metrics:
+            for name in metrics:
+                self.metric_results[name] /= idx + 1
+                self._update_best_metric_result(dataset_name, name, self.metric_results[name], current_iter)
+            self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
+
+    @staticmethod
+    def _image_name(data):
+        """Unique name of a validation image: the dataset key (``Huawei/12`` -> ``Huawei_12``) or file stem."""
+        if 'key' in data:
+            return str(data['key'][0]).replace('/', '_')
+        return osp.splitext(osp.basename(data['lq_path'][0]))[0]
+
+    def _save_visuals(self, visuals, img_name, dataset_name, current_iter):
+        """The result, and the Retinex components (``val: save_components``, default on in training)."""
+        vis_root = self.opt['path']['visualization']
+        if self.is_train:
+            folder, tag = osp.join(vis_root, img_name), f'{img_name}_{current_iter}'
+        else:
+            folder = osp.join(vis_root, dataset_name)
+            tag = f"{img_name}_{self.opt['val'].get('suffix') or self.opt['name']}"
+        imwrite(tensor2img([visuals['result']]), osp.join(folder, f'{tag}.png'))
+        if self.opt['val'].get('save_components', self.is_train):
+            for name in ('R', 'L', 'R_denoised', 'I_delta'):
+                if name in visuals:
+                    imwrite(tensor2img([visuals[name]]), osp.join(folder, f'{tag}_{name}.png'))
+
+    def _log_validation_metric_values(self, current_iter, dataset_name, tb_logger):
+        logger = get_root_logger()
+        lines = [f'Validation {dataset_name} ({self._output_name()} vs normal light)']
+        for name, value in self.metric_results.items():
+            best = self.best_metric_results[dataset_name][name]
+            lines.append(f'\t # {name}: {value:.4f}\tBest: {best["val"]:.4f} @ {best["iter"]} iter')
+            if tb_logger:
+                tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
+        logger.info('\n'.join(lines))
+
