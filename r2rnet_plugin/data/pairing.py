@@ -24,8 +24,7 @@ def match_by_key(lq_items, gt_items, lq_side, gt_side):
     Raises:
         ValueError: Some keys are on one side only; the message lists them for each side.
     """
-    only_lq = sorted(set(lq_items) - set(gt_items))
-    only_gt = sorted(set(gt_items) - set(lq_items))
+    pairs, only_lq, only_gt = partition_by_key(lq_items, gt_items)
     if only_lq or only_gt:
         problems = []
         if only_lq:
@@ -36,7 +35,22 @@ def match_by_key(lq_items, gt_items, lq_side, gt_side):
                             f'{format_list([gt_items[k] for k in only_gt])}')
         raise ValueError('Unmatched images (pairs are matched by file stem / key): '
                          + '; '.join(problems) + '.')
-    return [(key, lq_items[key], gt_items[key]) for key in sorted(lq_items)]
+    return pairs
+
+
+def partition_by_key(lq_items, gt_items):
+    """Split two ``{key: reference}`` mappings into pairs and the keys found on one side only.
+
+    Args:
+        lq_items (dict[str, str]): Low-light side, key -> file path or LMDB key.
+        gt_items (dict[str, str]): Normal-light side, key -> file path or LMDB key.
+
+    Returns:
+        tuple[list, list[str], list[str]]: ``(key, lq_reference, gt_reference)`` for the shared
+        keys, then the keys only in ``lq_items`` and those only in ``gt_items``, each sorted.
+    """
+    pairs = [(key, lq_items[key], gt_items[key]) for key in sorted(lq_items) if key in gt_items]
+    return pairs, sorted(set(lq_items) - set(gt_items)), sorted(set(gt_items) - set(lq_items))
 
 
 def format_list(names, limit=MAX_LISTED):

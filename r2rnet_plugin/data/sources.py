@@ -65,24 +65,59 @@ def resolve_source(opt):
         FileNotFoundError: A folder or LMDB does not exist.
     """
     backend = backend_type(opt)
+    found = find_images(opt, backend)
+    pairs = match_by_key(found.lq_items, found.gt_items, found.lq_root, found.gt_root)
+    return PairSource(backend, pairs, found.lq_root, found.gt_root)
+
+
+@dataclass(frozen=True)
+class SourceImages:
+    """The images of both sides of a source, found but not yet paired.
+
+    Attributes:
+        lq_items (dict[str, str]): Low-light side, key -> file path (disk) or LMDB key (lmdb).
+        gt_items (dict[str, str]): Normal-light side, the same.
+        lq_root (str): Low-light folder or LMDB, as named in messages (for LSRW on disk,
+            ``<dataroot>/{Huawei,Nikon}/low``).
+        gt_root (str): Normal-light folder or LMDB, the same.
+    """
+
+    lq_items: dict
+    gt_items: dict
+    lq_root: str
+    gt_root: str
+
+
+def find_images(opt, backend='disk'):
+    """List the images of both sides of a source, keyed as :func:`resolve_source` pairs them.
+
+    Unlike :func:`resolve_source`, images without a partner are no error here (see
+    :func:`r2rnet_plugin.data.pairing.partition_by_key`).
+
+    Args:
+        opt (dict): Source options, as for :func:`resolve_source` (``io_backend`` is ignored).
+        backend (str): ``'disk'`` or ``'lmdb'``.
+
+    Returns:
+        SourceImages: Both sides' ``{key: reference}``.
+
+    Raises:
+        ValueError: Contradictory options or an empty source.
+        FileNotFoundError: A folder or LMDB does not exist.
+    """
     layout = _check_layout(opt)
     cameras = _cameras(opt, layout, backend)
+    if backend == 'disk' and layout == 'lsrw':
+        return _lsrw_folders(opt['dataroot'], cameras)
     if layout is None:
         lq_root, gt_root = opt['dataroot_lq'], opt['dataroot_gt']
-    elif backend == 'lmdb':
-        lq_root = os.path.join(opt['dataroot'], f'{LOW_NAME}.lmdb')
-        gt_root = os.path.join(opt['dataroot'], f'{HIGH_NAME}.lmdb')
-    elif layout == 'lol':
-        lq_root = os.path.join(opt['dataroot'], LOW_NAME)
-        gt_root = os.path.join(opt['dataroot'], HIGH_NAME)
     else:
-        return _lsrw_folders(opt['dataroot'], cameras)
-
+        suffix = '.lmdb' if backend == 'lmdb' else ''
+        lq_root = os.path.join(opt['dataroot'], LOW_NAME + suffix)
+        gt_root = os.path.join(opt['dataroot'], HIGH_NAME + suffix)
     if backend == 'lmdb':
-        lq_items, gt_items = (_lmdb_items(root, cameras) for root in (lq_root, gt_root))
-    else:
-        lq_items, gt_items = scan_images(lq_root), scan_images(gt_root)
-    return PairSource(backend, match_by_key(lq_items, gt_items, lq_root, gt_root), lq_root, gt_root)
+        return SourceImages(_lmdb_items(lq_root, cameras), _lmdb_items(gt_root, cameras), lq_root, gt_root)
+    return SourceImages(scan_images(lq_root), scan_images(gt_root), lq_root, gt_root)
 
 
 def backend_type(opt):
@@ -130,7 +165,7 @@ def _lsrw_folders(dataroot, cameras):
         gt_items.update(scan_images(os.path.join(dataroot, camera, HIGH_NAME), f'{camera}/'))
     lq_side = os.path.join(dataroot, '{' + ','.join(cameras) + '}', LOW_NAME)
     gt_side = os.path.join(dataroot, '{' + ','.join(cameras) + '}', HIGH_NAME)
-    return PairSource('disk', match_by_key(lq_items, gt_items, lq_side, gt_side), lq_side, gt_side)
+    return SourceImages(lq_items, gt_items, lq_side, gt_side)
 
 
 def _lmdb_items(lmdb_path, cameras):

@@ -1,0 +1,143 @@
+"""Check a written ``low.lmdb``/``high.lmdb`` pair against the source images it was made from.
+
+Checked: that both ``meta_info.txt`` list exactly the expected keys, once each; that
+``data.mdb`` holds as many entries as ``meta_info.txt`` lists; that each stored PNG is intact,
+has the shape its ``meta_info.txt`` line gives, and holds exactly the pixels (values, dtype and
+channels) that the source file decodes to.
+"""
+from collections import Counter
+from dataclasses import dataclass
+
+import lmdb
+import numpy as np
+from tqdm import tqdm
+
+from r2rnet_plugin.data.image_io import ImageDecodeError
+from r2rnet_plugin.data.lmdb_meta import read_lmdb_meta
+from r2rnet_plugin.data.lmdb_writer import lmdb_paths
+from r2rnet_plugin.data.pairing import format_list
+from r2rnet_plugin.data.source_images import decode_storable, read_source_image
+from r2rnet_plugin.data.worker_pool import WorkerPool
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of :func:`verify_lmdb_pair`.
+
+    Attributes:
+        pairs (int): Pairs whose stored images were compared with their sources.
+        problems (list[str]): One line per mismatch; empty when everything matches.
+        paths (tuple[str, str]): The two LMDB folders.
+    """
+
+    pairs: int
+    problems: list
+    paths: tuple
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+def verify_lmdb_pair(out_dir, pairs, workers=1, progress=True):
+    """Compare ``<out_dir>/low.lmdb`` and ``<out_dir>/high.lmdb`` with the source pairs.
+
+    Args:
+        out_dir (str): Folder holding the two LMDBs.
+        pairs (list[tuple[str, str, str]]): The expected ``(key, lq_path, gt_path)``.
+        workers (int): Worker processes that decode and compare the images.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        VerifyReport: What was compared and every mismatch found.
+
+    Raises:
+        FileNotFoundError: An LMDB or its ``meta_info.txt`` is missing.
+        ValueError: A ``meta_info.txt`` is not in BasicSR's format, or a ``data.mdb`` does not open.
+    """
+    paths = lmdb_paths(out_dir)
+    metas = [read_lmdb_meta(path) for path in paths]
+    expected = [key for key, _, _ in pairs]
+    problems = [problem for path, meta in zip(paths, metas)
+                for problem in _key_problems(path, meta, expected)]
+    shapes = [{line.key: line.shape for line in meta} for meta in metas]
+    compared = [pair for pair in pairs if all(pair[0] in side for side in shapes)]
+    with WorkerPool(workers) as pool:  # started before any LMDB is open: workers never hold one
+        envs = []
+        try:
+            for path, meta in zip(paths, metas):
+                envs.append(_open_readonly(path))
+                entries = envs[-1].stat()['entries']
+                if entries != len(meta):
+                    problems.append(f'{path}: data.mdb holds {entries} entries but meta_info.txt '
+                                    f'lists {len(meta)} images')
+            tasks = (_comparison_task(pair, paths, envs, shapes) for pair in compared)
+            results = tqdm(pool.imap(_compare_pair, tasks), total=len(compared), desc='verify',
+                           unit='pair', disable=not progress)
+            for pair_problems in results:
+                problems.extend(pair_problems)
+        finally:
+            for env in envs:
+                env.close()
+    return VerifyReport(len(compared), problems, paths)
+
+
+def _open_readonly(path):
+    """Open an LMDB for reading as BasicSR does; a missing or broken data.mdb is an error."""
+    try:
+        return lmdb.open(path, readonly=True, lock=False, readahead=False)
+    except lmdb.Error as error:
+        raise ValueError(f'{path}: cannot open its data.mdb ({error}).') from None
+
+
+def _key_problems(path, meta, expected):
+    """Keys missing from, extra in, or repeated in one LMDB's ``meta_info.txt``."""
+    counts = Counter(line.key for line in meta)
+    missing = sorted(set(expected) - set(counts))
+    extra = sorted(set(counts) - set(expected))
+    repeated = sorted(key for key, count in counts.items() if count > 1)
+    found = []
+    for keys, what in ((missing, 'missing'), (extra, 'not in the source'), (repeated, 'listed twice')):
+        if keys:
+            found.append(f'{path}: {len(keys)} key(s) {what}: {format_list(keys)}')
+    return found
+
+
+def _comparison_task(pair, paths, envs, shapes):
+    """Read one pair's stored bytes in the main process, for a worker to compare."""
+    key, *sources = pair
+    task = []
+    for source, path, env, side_shapes in zip(sources, paths, envs, shapes):
+        with env.begin() as txn:
+            content = txn.get(key.encode('ascii'))
+        task.append((source, f'{path}[{key}]', content, side_shapes[key]))
+    return task
+
+
+def _compare_pair(task):
+    """Worker: the problems of both images of one pair."""
+    return [problem for side in task for problem in [_compare_image(*side)] if problem]
+
+
+def _compare_image(source, name, content, meta_shape):
+    """One stored image against its source file: a problem, or None if they match."""
+    if content is None:
+        return f'{name}: listed in meta_info.txt but not in data.mdb'
+    try:
+        stored = decode_storable(content, name)
+    except ImageDecodeError as error:
+        return str(error)
+    shape = stored.shape if stored.ndim == 3 else stored.shape + (1,)
+    if shape != tuple(meta_shape):
+        return f'{name}: stored image is {shape} but meta_info.txt says {tuple(meta_shape)}'
+    try:
+        original = read_source_image(source)
+    except (ImageDecodeError, OSError) as error:
+        return f'{name}: cannot read the source {source} ({error})'
+    if original.shape != stored.shape or original.dtype != stored.dtype:
+        return (f'{name}: stored {stored.dtype} {stored.shape} but the source {source} is '
+                f'{original.dtype} {original.shape}')
+    differing = np.count_nonzero(original != stored)
+    if differing:
+        return f'{name}: {differing} pixel values differ from the source {source}'
+    return None
