@@ -50,6 +50,7 @@ def stage_options(stage, data, vgg_path, total_iter=2, channel=8, name=None, **p
     for key in ('decom_opt', 'perceptual_opt'):
         if key in train:
             train[key]['vgg_path'] = vgg_path
+    opt['path'] = {k: v for k, v in opt['path'].items() if not k.startswith('pretrain_network_')}
     opt['path'].update(path)
     opt['val'].update(val_freq=total_iter)
     opt['logger'].update(print_freq=1, save_checkpoint_freq=total_iter)
@@ -61,3 +62,17 @@ def write_options(opt, folder, filename=None):
     with open(path, 'w') as f:
         yaml.safe_dump(opt, f)
     return path
+
+
+def runtime_options(opt, root, is_train=True):
+    """Fill in what ``basicsr.utils.options.parse_options`` adds, for building a model in-process."""
+    import copy
+    opt = copy.deepcopy(opt)
+    opt.update(dist=False, rank=0, world_size=1, is_train=is_train, auto_resume=False)
+    exp = os.path.join(str(root), 'experiments', opt['name'])
+    opt['path'].update(experiments_root=exp, models=os.path.join(exp, 'models'),
+                       training_states=os.path.join(exp, 'training_states'), log=exp,
+                       visualization=os.path.join(exp, 'visualization'))
+    for key in ('models', 'training_states'):
+        os.makedirs(opt['path'][key], exist_ok=True)
+    return opt

@@ -90,6 +90,9 @@ class R2RRelightNet(nn.Module):
         self.unet_branch = ContrastUNetBranch(4, channel)
         self.fuse = conv3x3(2 * channel, channel)
         self.out_conv = conv1x1(channel, 1)
+        # The output ReLU must be live when training starts (narrow networks otherwise begin
+        # with I_delta == 0 everywhere and no gradient); loaded weights replace this.
+        nn.init.constant_(self.out_conv.bias, 1.0)
 
     def forward(self, L, R_denoised):
         x, size = pad_to_multiple(torch.cat((L, R_denoised), dim=1), UNET_MULTIPLE)

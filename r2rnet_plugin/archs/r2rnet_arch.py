@@ -21,6 +21,41 @@ class R2RComponents(NamedTuple):
     enhanced: torch.Tensor  # R_denoised * I_delta, 3 channels
 
 
+UPTO = ('R', 'R_denoised', 'enhanced')
+
+
+def run_stages(decom, denoise, relight, x, upto='enhanced', also_decompose=None):
+    """R2RNet's forward pass through any three callables (e.g. sub-networks wrapped for DDP).
+
+    The image is replicate-padded to a multiple of 8 once and every output cropped back.
+
+    Args:
+        x (Tensor): ``[B, 3, H, W]`` RGB in [0, 1].
+        upto (str): the last output computed (see :meth:`R2RNet.components`).
+        also_decompose (Tensor, optional): more images of ``x``'s shape to split into (R, L) in the
+            same Decom-Net call (one forward per step, as DistributedDataParallel requires).
+
+    Returns:
+        R2RComponents, or ``(R2RComponents, (R, L) of also_decompose)`` when it is given.
+    """
+    if upto not in UPTO:
+        raise ValueError(f"upto must be one of {', '.join(UPTO)}; got {upto!r}")
+    images = x if also_decompose is None else torch.cat((x, also_decompose))
+    padded, size = pad_to_multiple(images, UNET_MULTIPLE)
+    R_all, L_all = decom(padded)
+    R, L = R_all[:len(x)], L_all[:len(x)]
+    R_denoised = I_delta = enhanced = None
+    if upto != 'R':
+        R_denoised = denoise(L, R)
+    if upto == 'enhanced':
+        I_delta = relight(L, R_denoised)
+        enhanced = R_denoised * I_delta
+    out = R2RComponents(*(None if t is None else crop_to(t, size) for t in (R, L, R_denoised, I_delta, enhanced)))
+    if also_decompose is None:
+        return out
+    return out, (crop_to(R_all[len(x):], size), crop_to(L_all[len(x):], size))
+
+
 @ARCH_REGISTRY.register()
 class R2RNet(nn.Module):
     """The whole R2RNet pipeline; ``forward(x)`` returns the enhanced image.
@@ -33,6 +68,8 @@ class R2RNet(nn.Module):
         channel (int): feature width of all three networks (64 in the published model).
         fft_mode (str): Relight-Net's FFT layout, ``'chw'`` (default) or ``'hw'``.
     """
+
+    llie_arch = True  # listed by the benchmark among the low-light enhancement archs
 
     def __init__(self, channel=64, fft_mode='chw'):
         super().__init__()
@@ -48,18 +85,7 @@ class R2RNet(nn.Module):
             upto (str): stop after ``'R'`` (Decom-Net), ``'R_denoised'`` (Denoise-Net) or
                 ``'enhanced'`` (everything); fields not computed are None.
         """
-        if upto not in ('R', 'R_denoised', 'enhanced'):
-            raise ValueError(f"upto must be 'R', 'R_denoised' or 'enhanced', got {upto!r}")
-        padded, size = pad_to_multiple(x, UNET_MULTIPLE)
-        R, L = self.decom(padded)
-        R_denoised = I_delta = enhanced = None
-        if upto != 'R':
-            R_denoised = self.denoise(L, R)
-        if upto == 'enhanced':
-            I_delta = self.relight(L, R_denoised)
-            enhanced = R_denoised * I_delta
-        return R2RComponents(*(None if t is None else crop_to(t, size)
-                               for t in (R, L, R_denoised, I_delta, enhanced)))
+        return run_stages(self.decom, self.denoise, self.relight, x, upto)
 
     def forward(self, x):
         return self.components(x).enhanced

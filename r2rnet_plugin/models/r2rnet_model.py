@@ -3,14 +3,13 @@ from collections import OrderedDict
 from os import path as osp
 
 import torch
-from tqdm import tqdm
-
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
-from basicsr.metrics import calculate_metric
 from basicsr.models.base_model import BaseModel
-from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
+from r2rnet_plugin.archs.r2rnet_arch import run_stages
+from r2rnet_plugin.models.ddp import wrap_for_training
+from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.r2r_stages import SUB_NETWORKS, get_stage
 
 # Short names of the loss terms in logs and tensorboard.
@@ -18,7 +17,7 @@ LOG_NAMES = {'pixel_opt': 'l_pix', 'perceptual_opt': 'l_percep', 'frequency_opt'
 
 
 @MODEL_REGISTRY.register()
-class R2RNetModel(BaseModel):
+class R2RNetModel(LLIEValidationMixin, BaseModel):
     """Staged R2RNet model.
 
     ``network_g`` is the whole ``R2RNet``; ``train: stage`` picks which of its sub-networks
@@ -105,6 +104,9 @@ class R2RNetModel(BaseModel):
         if not self.losses:
             raise ValueError(f"train: stage: {self.stage.name} needs at least one of the options "
                              + ', '.join(f"'train: {k}'" for k in self.stage.losses))
+        # Under DistributedDataParallel only the trained sub-networks are wrapped (synchronised).
+        self.runners = {name: wrap_for_training(getattr(self.net_g, name), self.opt, self.device)
+                        for name in SUB_NETWORKS}
         self.setup_optimizers()
         self.setup_schedulers()
 
@@ -121,9 +123,11 @@ class R2RNetModel(BaseModel):
 
     def _stage_losses(self):
         """Forward the stage and return ``{option key: loss}`` for its configured losses."""
-        out = self.net_g.components(self.lq, upto=self.stage.output)
-        if self.stage.name in ('decom', 'denoise') or 'decom_opt' in self.losses:
-            R_high, L_high = self.net_g.decom(self.gt)
+        decompose_gt = self.stage.name in ('decom', 'denoise') or 'decom_opt' in self.losses
+        out = run_stages(*(self.runners[n] for n in SUB_NETWORKS), self.lq, upto=self.stage.output,
+                         also_decompose=self.gt if decompose_gt else None)
+        if decompose_gt:
+            out, (R_high, L_high) = out
         if self.stage.name == 'denoise':
             pred, target = out.R_denoised, R_high
         else:
@@ -175,73 +179,3 @@ class R2RNetModel(BaseModel):
         if hasattr(self, 'gt'):
             visuals['gt'] = self.gt.detach().cpu()
         return visuals
-
-    def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
-        if self.opt['rank'] == 0:
-            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
-
-    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
-        dataset_name = dataloader.dataset.opt['name']
-        val_opt = self.opt['val']
-        metrics = val_opt.get('metrics') or {}
-        if metrics:
-            self._initialize_best_metric_results(dataset_name)
-        self.metric_results = {name: 0.0 for name in metrics}
-        tb_images = val_opt.get('tb_images', 2)
-        pbar = tqdm(total=len(dataloader), unit='image', desc=f'Validate {dataset_name}',
-                    disable=not val_opt.get('pbar', True))
-        for idx, val_data in enumerate(dataloader):
-            img_name = self._image_name(val_data)
-            self.feed_data(val_data)
-            self.test()
-            visuals = self.get_current_visuals()
-            result = tensor2img([visuals['result']])
-            if metrics and 'gt' in visuals:
-                pair = {'img': result, 'img2': tensor2img([visuals['gt']])}
-                for name, metric_opt in metrics.items():
-                    self.metric_results[name] += calculate_metric(pair, metric_opt)
-            if save_img:
-                self._save_visuals(visuals, img_name, dataset_name, current_iter)
-            if tb_logger is not None and idx < tb_images:
-                row = torch.cat([visuals[k][0] for k in ('lq', 'result', 'gt') if k in visuals], dim=2)
-                tb_logger.add_image(f'{dataset_name}/{img_name}', row.clamp(0, 1), current_iter)
-            self.__dict__.pop('gt', None)
-            pbar.update(1)
-        pbar.close()
-        if metrics:
-            for name in metrics:
-                self.metric_results[name] /= idx + 1
-                self._update_best_metric_result(dataset_name, name, self.metric_results[name], current_iter)
-            self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
-
-    @staticmethod
-    def _image_name(data):
-        """Unique name of a validation image: the dataset key (``Huawei/12`` -> ``Huawei_12``) or file stem."""
-        if 'key' in data:
-            return str(data['key'][0]).replace('/', '_')
-        return osp.splitext(osp.basename(data['lq_path'][0]))[0]
-
-    def _save_visuals(self, visuals, img_name, dataset_name, current_iter):
-        """The result, and the Retinex components (``val: save_components``, default on in training)."""
-        vis_root = self.opt['path']['visualization']
-        if self.is_train:
-            folder, tag = osp.join(vis_root, img_name), f'{img_name}_{current_iter}'
-        else:
-            folder = osp.join(vis_root, dataset_name)
-            tag = f"{img_name}_{self.opt['val'].get('suffix') or self.opt['name']}"
-        imwrite(tensor2img([visuals['result']]), osp.join(folder, f'{tag}.png'))
-        if self.opt['val'].get('save_components', self.is_train):
-            for name in ('R', 'L', 'R_denoised', 'I_delta'):
-                if name in visuals:
-                    imwrite(tensor2img([visuals[name]]), osp.join(folder, f'{tag}_{name}.png'))
-
-    def _log_validation_metric_values(self, current_iter, dataset_name, tb_logger):
-        logger = get_root_logger()
-        lines = [f'Validation {dataset_name} ({self._output_name()} vs normal light)']
-        for name, value in self.metric_results.items():
-            best = self.best_metric_results[dataset_name][name]
-            lines.append(f'\t # {name}: {value:.4f}\tBest: {best["val"]:.4f} @ {best["iter"]} iter')
-            if tb_logger:
-                tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
-        logger.info('\n'.join(lines))
-

@@ -1,0 +1,139 @@
+"""Seconds per training iteration of each R2RNet stage, beside a step done the reference's way.
+
+Usage::
+
+    python benchmarks/train_step_speed.py                 # batch 4, 96x96 crops, published width
+    python benchmarks/train_step_speed.py --repeats 3 --device cuda
+
+For every stage (decom, denoise, relight, joint) an ``R2RNetModel`` is built from the project's
+option files and ``optimize_parameters`` is timed on a fixed batch (after a warm-up; median of
+repeats). Beside it, in the same run and on the same modules, a *reference-style* Relight step
+does what the published train.py does each iteration: all three networks forward with autograd,
+every loss of every phase computed, the VGG16 weights read from disk for each perceptual term,
+the frequency term on NumPy, then the Relight loss backward and an optimizer step. The printed
+ratio is reference-style / ours. VGG16 weights are random (the speed does not depend on them).
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+import r2rnet_plugin  # noqa: F401  (registers the plugin)
+from basicsr.models import build_model
+from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
+from r2rnet_plugin.losses.r2r_perceptual_loss import build_vgg16_features, perceptual_distance
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGES = ('decom', 'denoise', 'relight', 'joint')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--size', type=int, default=96, help='crop size (default: 96)')
+    parser.add_argument('--channel', type=int, default=64, help='network width (default: 64, published)')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    return parser.parse_args(argv)
+
+
+def stage_options(stage, vgg_path, args, workdir):
+    """The project's option file for ``stage``, set up for an in-process model without data."""
+    name = 'relight' if stage == 'joint' else stage
+    with open(os.path.join(REPO, 'options', f'train_r2r_{name}.yml')) as f:
+        opt = yaml.safe_load(f)
+    opt['train']['stage'] = stage
+    opt['network_g']['channel'] = args.channel
+    opt['num_gpu'] = 1 if args.device == 'cuda' else 0
+    opt.update(dist=False, rank=0, world_size=1, is_train=True, auto_resume=False)
+    for key in ('decom_opt', 'perceptual_opt'):
+        if key in opt['train']:
+            opt['train'][key]['vgg_path'] = vgg_path
+    weights = os.path.join(workdir, 'r2rnet.pth')
+    opt['path'] = {'pretrain_network_g': weights, 'models': workdir, 'training_states': workdir}
+    return opt
+
+
+def median_seconds(step, repeats, device):
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def reference_style_step(model, vgg_path, batch, optimizer):
+    """One Relight iteration as the published code does it (see the module docstring)."""
+    net, low, high = model.net_g, batch['lq'], batch['gt']
+    freq = FrequencyWassersteinLoss(differentiable=False)
+
+    def vgg(a, b):  # the reference re-reads the VGG16 file for every perceptual term
+        features = build_vgg16_features().to(low.device)
+        state = torch.load(vgg_path, map_location='cpu', weights_only=True)
+        features.load_state_dict({k: v for k, v in state.items() if k in features.state_dict()})
+        return perceptual_distance(features.eval().requires_grad_(False), a, b)
+
+    with torch.enable_grad():
+        R_low, L_low = net.decom(low)
+        R_high, L_high = net.decom(high)
+        R_d = net.denoise(L_low, R_low)
+        I_delta = net.relight(L_low, R_d)
+        S = R_d * I_delta
+        decom = (F.l1_loss(R_low * L_low, low) + F.l1_loss(R_high * L_high, high)
+                 + 0.1 * F.l1_loss(R_high * L_low, low) + 0.1 * F.l1_loss(R_low * L_high, high)
+                 + 0.1 * (vgg(R_low * L_low, low) + vgg(R_high * L_high, high)))
+        denoise = F.l1_loss(R_d, R_high) + 0.1 * vgg(R_d, R_high)
+        relight = F.l1_loss(S, high) + 0.1 * vgg(S, high) + 0.01 * freq(S, high)
+        optimizer.zero_grad()
+        relight.backward()
+        optimizer.step()
+    return decom.item() + denoise.item()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.manual_seed(0)
+    print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, '
+          f'batch {args.batch}, crops {args.size}x{args.size}, width {args.channel}')
+    with tempfile.TemporaryDirectory() as workdir:
+        vgg_path = os.path.join(workdir, 'vgg16.weight')
+        torch.save({k: v for k, v in build_vgg16_features().state_dict().items()}, vgg_path)
+        from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+        torch.save({'params': R2RNet(channel=args.channel).state_dict()}, os.path.join(workdir, 'r2rnet.pth'))
+        batch = {'lq': torch.rand(args.batch, 3, args.size, args.size) * 0.2,
+                 'gt': torch.rand(args.batch, 3, args.size, args.size)}
+        results = {}
+        for stage in STAGES:
+            model = build_model(stage_options(stage, vgg_path, args, workdir))
+            model.feed_data(batch)
+            results[stage] = median_seconds(lambda: model.optimize_parameters(1), args.repeats, args.device)
+            if stage == 'relight':
+                optimizer = torch.optim.Adam(model.net_g.relight.parameters(), lr=1e-4)
+                model.net_g.relight.requires_grad_(True)
+                for name in ('decom', 'denoise'):
+                    getattr(model.net_g, name).requires_grad_(True)
+                data = {k: v.to(model.device) for k, v in batch.items()}
+                reference = median_seconds(lambda: reference_style_step(model, vgg_path, data, optimizer),
+                                           args.repeats, args.device)
+    print(f'{"stage":<10} {"s/iter":>8}')
+    for stage, seconds in results.items():
+        print(f'{stage:<10} {seconds:8.3f}')
+    print(f'reference-style relight step: {reference:.3f} s/iter; '
+          f'ours {results["relight"]:.3f} s/iter: {reference / results["relight"]:.2f}x faster')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
