@@ -1,0 +1,15 @@
+"""Library behind ``python -m r2rnet_plugin.benchmark``: LLIE methods compared on the same images.
+
+One responsibility per module:
+
+- :mod:`.config`: the YAML options, read and checked.
+- :mod:`.plugins`: importing modules that register more archs.
+- :mod:`.llie_archs`: which registered archs are low-light enhancers; unknown-arch errors.
+- :mod:`.methods`: building a method's network and loading its weights.
+- :mod:`.device`: device and precision.
+- :mod:`.quality`: PSNR / SSIM (RGB, Y, GT-mean) and NIQE through BasicSR's metric registry.
+- :mod:`.cost`: parameters, MACs, latency and peak memory.
+- :mod:`.runner`: every method on every image, with a progress bar.
+- :mod:`.reports`: results.md, results.csv, results.json.
+- :mod:`.figures`: the quality-vs-latency plot and the sheet of crops (drawn with OpenCV).
+"""

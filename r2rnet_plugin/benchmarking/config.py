@@ -1,0 +1,196 @@
+"""The benchmark's YAML options, read and checked before anything runs.
+
+Schema (every key but ``dataset`` and ``methods`` is optional)::
+
+    name: lol_demo                 # results go to results/benchmark/<name> (default: file stem)
+    plugins: [my_package.archs]    # modules to import first: they register more archs
+    dataset:                       # LLIEPairedDataset options (phase is forced to 'test')
+      name: LOL_eval15
+      type: LLIEPairedDataset      # default; any registered paired dataset giving lq/gt
+      layout: lol
+      dataroot: datasets/LOL/eval15
+      io_backend: {type: disk}
+    max_images: ~                  # only the first N pairs
+    device: auto                   # cpu | cuda | auto
+    precision: fp32                # fp32 | bf16 | fp16 (network and input cast to it)
+    cost_size: [256, 256]          # H, W of the random input for MACs, latency and memory
+    warmup: 3                      # untimed runs before the timed ones
+    repeats: 10                    # timed runs; the latency is their median
+    metrics: {crop_border: 0, niqe: true}
+    sheet: {images: 2, crop: 128}  # images in the crop sheet and the crop side in pixels
+    methods:
+      - name: R2RNet (official)    # default: the network type
+        network: {type: R2RNet, channel: 64}
+        weights: [Decom/20.tar, Denoise/20.tar, Relight/20.tar]
+        # weights: null (no weights), a BasicSR file {'params'|'params_ema': state_dict}, or for
+        # R2RNet the three official checkpoints as a list or {decom:, denoise:, relight:}
+        param_key: ~               # params (default) or params_ema, for BasicSR files
+        strict: true               # false: load the tensors that fit, note the others
+"""
+import os
+from dataclasses import dataclass, field
+
+import yaml
+
+DEVICES = ('cpu', 'cuda', 'auto')
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+TOP_KEYS = ('name', 'plugins', 'dataset', 'max_images', 'device', 'precision', 'cost_size', 'warmup',
+            'repeats', 'metrics', 'sheet', 'methods')
+METHOD_KEYS = ('name', 'network', 'weights', 'param_key', 'strict')
+METRIC_KEYS = ('crop_border', 'niqe')
+SHEET_KEYS = ('images', 'crop')
+OFFICIAL_STAGES = ('decom', 'denoise', 'relight')
+
+
+class BenchmarkConfigError(ValueError):
+    """The benchmark options are wrong; the message names the option."""
+
+
+@dataclass
+class MethodSpec:
+    """One entry of ``methods:``."""
+    name: str
+    network: dict
+    weights: object = None  # None, a path, or the three official R2RNet checkpoints (dict)
+    param_key: str = None
+    strict: bool = True
+
+    @property
+    def arch(self):
+        return self.network['type']
+
+    def describe_weights(self):
+        if self.weights is None:
+            return 'none'
+        if isinstance(self.weights, dict):
+            return 'official: ' + ', '.join(f'{k}={v}' for k, v in self.weights.items())
+        return str(self.weights)
+
+
+@dataclass
+class BenchmarkConfig:
+    """The checked options; see the module doc for their meaning."""
+    name: str
+    dataset: dict
+    methods: list
+    plugins: list = field(default_factory=list)
+    max_images: int = None
+    device: str = 'auto'
+    precision: str = 'fp32'
+    cost_size: tuple = (256, 256)
+    warmup: int = 3
+    repeats: int = 10
+    crop_border: int = 0
+    niqe: bool = True
+    sheet_images: int = 2
+    sheet_crop: int = 128
+
+
+def load_config(path):
+    """Read and check a benchmark YAML file; the default name is the file's stem."""
+    if not os.path.isfile(path):
+        raise BenchmarkConfigError(f'option file {path} does not exist')
+    with open(path, encoding='utf-8') as f:
+        try:
+            opt = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            raise BenchmarkConfigError(f'{path} is not valid YAML: {err}') from err
+    return parse_config(opt, os.path.splitext(os.path.basename(path))[0])
+
+
+def _check_keys(where, given, allowed):
+    if not isinstance(given, dict):
+        raise BenchmarkConfigError(f'{where} must be a mapping, got {type(given).__name__}')
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise BenchmarkConfigError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
+
+
+def _int_option(where, value, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BenchmarkConfigError(f'{where} must be an integer >= {minimum}, got {value!r}')
+    return value
+
+
+def _choice(where, value, choices):
+    if value not in choices:
+        raise BenchmarkConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def parse_config(opt, default_name='benchmark'):
+    """Check a benchmark option dict and return a :class:`BenchmarkConfig`."""
+    _check_keys('the option file', opt, TOP_KEYS)
+    for key in ('dataset', 'methods'):
+        if not opt.get(key):
+            raise BenchmarkConfigError(f"option '{key}' is required")
+    metrics, sheet = opt.get('metrics') or {}, opt.get('sheet') or {}
+    _check_keys("option 'metrics'", metrics, METRIC_KEYS)
+    _check_keys("option 'sheet'", sheet, SHEET_KEYS)
+    cost_size = opt.get('cost_size', [256, 256])
+    if not (isinstance(cost_size, (list, tuple)) and len(cost_size) == 2):
+        raise BenchmarkConfigError(f"option 'cost_size' must be [H, W], got {cost_size!r}")
+    plugins = opt.get('plugins') or []
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise BenchmarkConfigError(f"option 'plugins' must be a list of module names, got {plugins!r}")
+    return BenchmarkConfig(
+        name=str(opt.get('name') or default_name),
+        dataset=_dataset_options(opt['dataset']),
+        methods=_methods(opt['methods']),
+        plugins=plugins,
+        max_images=_int_option("option 'max_images'", opt.get('max_images'), 1, allow_none=True),
+        device=_choice("option 'device'", opt.get('device', 'auto'), DEVICES),
+        precision=_choice("option 'precision'", opt.get('precision', 'fp32'), PRECISIONS),
+        cost_size=tuple(_int_option("option 'cost_size'", s, 8) for s in cost_size),
+        warmup=_int_option("option 'warmup'", opt.get('warmup', 3), 0),
+        repeats=_int_option("option 'repeats'", opt.get('repeats', 10), 1),
+        crop_border=_int_option("option 'metrics: crop_border'", metrics.get('crop_border', 0), 0),
+        niqe=bool(metrics.get('niqe', True)),
+        sheet_images=_int_option("option 'sheet: images'", sheet.get('images', 2), 0),
+        sheet_crop=_int_option("option 'sheet: crop'", sheet.get('crop', 128), 8),
+    )
+
+
+def _dataset_options(dataset):
+    if not isinstance(dataset, dict):
+        raise BenchmarkConfigError(f"option 'dataset' must be a mapping of dataset options, got {dataset!r}")
+    dataset = dict(dataset)
+    dataset.setdefault('type', 'LLIEPairedDataset')
+    dataset.setdefault('name', 'benchmark')
+    dataset['phase'] = 'test'
+    return dataset
+
+
+def _methods(methods):
+    if not isinstance(methods, list):
+        raise BenchmarkConfigError("option 'methods' must be a list of {name, network, weights}")
+    specs, names = [], set()
+    for i, method in enumerate(methods):
+        where = f'methods[{i}]'
+        _check_keys(where, method, METHOD_KEYS)
+        network = method.get('network')
+        if not isinstance(network, dict) or not isinstance(network.get('type'), str):
+            raise BenchmarkConfigError(f'{where}: network must be a mapping with a type, e.g. {{type: R2RNet}}')
+        name = str(method.get('name') or network['type'])
+        if name in names:
+            raise BenchmarkConfigError(f'{where}: the name {name!r} is used twice; give each method its own name')
+        names.add(name)
+        specs.append(MethodSpec(name, dict(network), _weights(where, method.get('weights')),
+                                method.get('param_key'), bool(method.get('strict', True))))
+    return specs
+
+
+def _weights(where, weights):
+    """None, a path, or the three official R2RNet checkpoints as ``{decom:, denoise:, relight:}``."""
+    if weights is None or isinstance(weights, str):
+        return weights
+    if isinstance(weights, (list, tuple)) and len(weights) == len(OFFICIAL_STAGES):
+        weights = dict(zip(OFFICIAL_STAGES, weights))
+    if isinstance(weights, dict) and sorted(weights) == sorted(OFFICIAL_STAGES) \
+            and all(isinstance(v, str) for v in weights.values()):
+        return {stage: weights[stage] for stage in OFFICIAL_STAGES}
+    raise BenchmarkConfigError(f'{where}: weights must be null, a weights file, or (R2RNet) the three official '
+                               f'checkpoints as [decom, denoise, relight] or {{decom:, denoise:, relight:}}; '
+                               f'got {weights!r}')

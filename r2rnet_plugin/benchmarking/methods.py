@@ -1,0 +1,100 @@
+"""Build one benchmarked method: its network from ARCH_REGISTRY, then its weights.
+
+Weights are BasicSR files (``{'params'|'params_ema': state_dict}``, or a plain state dict), or
+for R2RNet the authors' three checkpoints, converted on the fly with
+:func:`r2rnet_plugin.convert_official.convert_official`. Anything that goes wrong with one
+method raises :class:`MethodLoadError`, which the runner reports in that method's row.
+"""
+import os
+
+import torch
+
+from r2rnet_plugin.benchmarking.llie_archs import arch_class
+from r2rnet_plugin.convert_official import STAGES, _shorten, convert_official, load_state_dict_file
+
+
+class MethodLoadError(RuntimeError):
+    """A method's network could not be built or its weights do not fit it."""
+
+
+def build_network(spec):
+    """The network of a :class:`~r2rnet_plugin.benchmarking.config.MethodSpec`, weights loaded.
+
+    Returns:
+        tuple: ``(net, notes)``: the network on the CPU in eval mode, and a list of remarks
+        for the report (random initialisation, tensors left out).
+    """
+    cls = arch_class(spec.arch, f'method {spec.name!r}')
+    options = {k: v for k, v in spec.network.items() if k != 'type'}
+    try:
+        net = cls(**options)
+    except Exception as err:
+        raise MethodLoadError(f'network options {options} do not fit {spec.arch}: {err}') from err
+    notes = []
+    has_parameters = any(True for _ in net.parameters())
+    if spec.weights is None:
+        if has_parameters:
+            notes.append('no weights given: random initialisation')
+    else:
+        state = _read_weights(spec, net)
+        notes += load_weights(net, state, spec.strict, spec.describe_weights())
+    return net.eval(), notes
+
+
+def _read_weights(spec, net):
+    try:
+        if isinstance(spec.weights, dict):
+            return _official_r2rnet(spec, net)
+        return read_state_dict(spec.weights, spec.param_key)
+    except (OSError, ValueError) as err:  # FileNotFoundError, CheckpointKeyError, unreadable files
+        raise MethodLoadError(str(err)) from err
+
+
+def _official_r2rnet(spec, net):
+    missing = [stage for stage in STAGES if not hasattr(net, stage)]
+    if missing:
+        raise MethodLoadError(f'the three official R2RNet checkpoints need an R2RNet-like network; '
+                              f'{spec.arch} has no {", ".join(missing)}')
+    return convert_official(*(spec.weights[stage] for stage in STAGES), channel=spec.network.get('channel', 64))
+
+
+def read_state_dict(path, param_key=None):
+    """A state dict from a BasicSR weights file.
+
+    Args:
+        path (str): ``{'params': ...}``, ``{'params_ema': ...}``, ``{'state_dict': ...}`` or a plain
+            state dict; read with ``weights_only=True``.
+        param_key (str, optional): the entry to use; default ``params``, else ``params_ema``.
+    """
+    if param_key is None:
+        return load_state_dict_file(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    data = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(data, dict) or not isinstance(data.get(param_key), dict):
+        keys = ', '.join(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f'{path} has no {param_key!r} entry (it holds: {keys})')
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data[param_key].items()}
+
+
+def load_weights(net, state, strict, source):
+    """Load ``state`` into ``net``, checking names and shapes first.
+
+    Returns:
+        list[str]: notes on tensors left out (only when ``strict`` is False).
+
+    Raises:
+        MethodLoadError: the tensors do not fit (strict), or none fits (not strict).
+    """
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mis_shaped = [f'{k} {tuple(v.shape)} (network: {tuple(expected[k].shape)})'
+                  for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    problems = [f'{label}: {_shorten(keys, 6)}' for label, keys in
+                (('missing', missing), ('unexpected', unexpected), ('wrong shape', mis_shaped)) if keys]
+    fitting = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
+    if problems and (strict or not fitting):
+        raise MethodLoadError(f'weights {source} do not fit {type(net).__name__}: ' + '; '.join(problems))
+    net.load_state_dict(fitting, strict=not problems)
+    return ['weights loaded non-strictly, left out: ' + '; '.join(problems)] if problems else []
