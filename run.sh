@@ -31,8 +31,7 @@ shift || true
 case "$command" in
   demo)
     setup_venv
-    # Until the demo command exists: the test suite's end-to-end example (BasicSR train + test).
-    exec "$VENV/bin/python" -m pytest -v tests/test_basicsr_pipeline.py "$@"
+    exec "$VENV/bin/python" -m r2rnet_plugin.demo "$@"
     ;;
   test)
     setup_venv

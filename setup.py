@@ -34,6 +34,7 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(include=['r2rnet_plugin', 'r2rnet_plugin.*']),
     py_modules=['r2rnet_plugin_autoload'],
+    package_data={'r2rnet_plugin': ['samples/*.png', 'samples/README.md']},
     cmdclass={'build_py': BuildPyWithStartupHook},
     # basicsr 1.4.2 requires tb-nightly, which installs the `tensorboard` package; requiring
     # `tensorboard` as well would install a second distribution over the same files.

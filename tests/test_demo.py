@@ -1,0 +1,26 @@
+"""The demo's quick path: data, LMDBs, three BasicSR training stages, test, enhance, report."""
+import os
+import subprocess
+import sys
+
+
+def test_demo_quick_writes_its_report_and_reuses_finished_steps(tmp_path):
+    out = tmp_path / 'demo'
+    command = [sys.executable, '-m', 'r2rnet_plugin.demo', '--quick', '--out', str(out)]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    report = out / 'report' / 'report.md'
+    assert f'report: {report}' in first.stdout
+    text = report.read_text()
+    for row in ('input (low light)', 'Decom-Net: R', 'Denoise-Net: R_denoised', 'Relight-Net: output'):
+        assert f'| {row} |' in text
+    assert len(list((out / 'report').glob('sheet_*.png'))) == 3  # 1 validation image, 2 real photos
+    assert sorted(os.listdir(out / 'enhanced'))[:2] == ['46.png', '46_I_delta.png']
+    for stage in ('decom', 'denoise', 'relight'):
+        assert (out / 'experiments' / f'demo_{stage}' / 'models' / f'net_{stage}_latest.pth').is_file()
+    assert list((out / 'results' / 'demo_test' / 'visualization' / 'demo_val').glob('*_r2rnet.png'))
+
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.count('already trained') == 3
+    assert 'synthesising' not in second.stdout
