@@ -10,7 +10,9 @@ Two entry points:
 - :func:`install_import_aliases` runs *before* ``basicsr`` is imported: it provides the
   module names that BasicSR 1.4.2 imports but today's libraries removed.
 - :func:`patch_basicsr` runs *after* ``basicsr`` is imported: it replaces the few BasicSR
-  functions that assume CUDA or write into site-packages.
+  functions that assume CUDA or write into site-packages, and those that make checkpoints and
+  resumes fragile (torn files, unsafe unpickling, a resumed run that differs from an
+  uninterrupted one: problems 14, 15 and 26 to 30).
 """
 import importlib
 import importlib.abc
@@ -93,13 +95,8 @@ def _redirect_main(module_name, pipeline):
         module_name, _RunPipelineLoader(module_name, pipeline, origin), origin=origin)
 
 
-def latest_training_state(folder):
-    """Path of the ``<iter>.state`` file with the highest iteration in ``folder``, or None."""
-    if not folder or not os.path.isdir(folder):
-        return None
-    iters = [int(name[:-len('.state')]) for name in os.listdir(folder)
-             if name.endswith('.state') and name[:-len('.state')].isdigit()]
-    return os.path.join(folder, f'{max(iters)}.state') if iters else None
+# The training state chosen by load_resume_state, for the data loaders built next (problem 27).
+_RESUMING = {}
 
 
 def load_resume_state(opt):
@@ -109,22 +106,33 @@ def load_resume_state(opt):
     CPU; states are read onto the CPU here (optimizers move them to their parameters' device).
     Problem 13: ``--auto_resume`` looked in ``experiments/<name>/training_states`` relative to the
     current directory; the options' own ``path: training_states`` is used instead.
-    Problem 15 (partly): states are read with ``weights_only=True``.
+    Problem 15: states are read without running pickled code (``r2rnet_plugin.safe_load``).
+    Problem 26: ``--auto_resume`` took the newest ``.state`` blindly: one cut short by a kill, or
+    whose network files are missing or corrupt, made the resume crash. The newest *complete*
+    state is taken (``r2rnet_plugin.checkpoint_io.find_resume_state``); those passed over are
+    named on stdout (BasicSR's logger does not exist yet).
     """
-    import torch
     from basicsr.utils import check_resume
+    from r2rnet_plugin.checkpoint_io import find_resume_state
+    from r2rnet_plugin.safe_load import load_checkpoint
+    _RESUMING.clear()
     if opt['auto_resume']:
-        path = latest_training_state(opt['path'].get('training_states'))
+        folder = opt['path'].get('training_states')
+        path, state, passed_over = find_resume_state(folder, opt['path'].get('models'))
+        for reason in passed_over:
+            print(f'--auto_resume: passed over {reason}', flush=True)
+        if path is None and passed_over:
+            raise RuntimeError(f'--auto_resume: no complete training state in {folder} (see above); remove '
+                               'the damaged ones to start again from iteration 0.')
         if path is not None:
             opt['path']['resume_state'] = path
     else:
         path = opt['path'].get('resume_state')
-    if path is None:
+        state = None if path is None else load_checkpoint(path, "option 'path: resume_state'")
+    if state is None:
         return None
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'path: resume_state: {path} does not exist')
-    state = torch.load(path, map_location='cpu', weights_only=True)
     check_resume(opt, state['iter'])
+    _RESUMING['state'] = state
     return state
 
 
@@ -258,6 +266,169 @@ def _patch_final_validation_iteration():
     BaseModel.validation = clamped
 
 
+def save_network(self, net, net_label, current_iter, param_key='params'):
+    """Replacement for ``BaseModel.save_network`` (same file names and content).
+
+    Problem 14: the original ``torch.save``-s straight to the final name, so a kill during the
+    save leaves a truncated file; and it only logs a save that failed three times. Here the file
+    is written atomically (``r2rnet_plugin.checkpoint_io.atomic_save``) and a save that keeps
+    failing raises. The names saved for an iteration are listed in its training state (problem 26).
+    """
+    from r2rnet_plugin.checkpoint_io import atomic_save
+    from basicsr.utils import get_root_logger
+    filename = f"{net_label}_{'latest' if current_iter == -1 else current_iter}.pth"
+    nets = net if isinstance(net, list) else [net]
+    keys = param_key if isinstance(param_key, list) else [param_key]
+    assert len(nets) == len(keys), 'The lengths of net and param_key should be the same.'
+    save_dict = {}
+    for net_, key_ in zip(nets, keys):
+        state_dict = self.get_bare_model(net_).state_dict()  # an OrderedDict with its _metadata
+        for key in [k for k in state_dict if k.startswith('module.')]:
+            state_dict[key[len('module.'):]] = state_dict.pop(key)
+        for key, param in state_dict.items():
+            state_dict[key] = param.cpu()
+        save_dict[key_] = state_dict
+    atomic_save(save_dict, os.path.join(self.opt['path']['models'], filename), logger=get_root_logger())
+    if current_iter != -1:
+        self.__dict__.setdefault('_r2r_saved_networks', {}).setdefault(current_iter, []).append(filename)
+
+
+def save_training_state(self, epoch, current_iter):
+    """Replacement for ``BaseModel.save_training_state``.
+
+    Problem 14: written atomically, as :func:`save_network`. Problem 30: BasicSR's state holds
+    the optimizers and schedulers only; a resumed run then draws other random numbers than an
+    uninterrupted one. Added here: the random states (``rng``), ``manual_seed`` (the data order
+    and augmentation seed), the network files saved with this state (``networks``, checked by
+    ``--auto_resume``) and what the model adds (``extra_training_state()``, e.g. the count of
+    non-finite losses in a row).
+    """
+    from r2rnet_plugin.checkpoint_io import atomic_save, capture_rng_state
+    from basicsr.utils import get_root_logger
+    if current_iter == -1:
+        return
+    state = {'epoch': epoch, 'iter': current_iter,
+             'optimizers': [o.state_dict() for o in self.optimizers],
+             'schedulers': [s.state_dict() for s in self.schedulers],
+             'rng': capture_rng_state(), 'manual_seed': self.opt.get('manual_seed'),
+             'networks': self.__dict__.get('_r2r_saved_networks', {}).pop(current_iter, [])}
+    if hasattr(self, 'extra_training_state'):
+        state.update(self.extra_training_state())
+    path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
+    atomic_save(state, path, logger=get_root_logger())
+
+
+def _patch_resume_training():
+    """Problem 30: ``resume_training`` also puts back the random states and the model's extras."""
+    import functools
+    from basicsr.models.base_model import BaseModel
+    resume_training = BaseModel.resume_training
+
+    @functools.wraps(resume_training)
+    def resume_all(self, resume_state):
+        from r2rnet_plugin.checkpoint_io import restore_rng_state
+        resume_training(self, resume_state)
+        if 'rng' in resume_state:
+            restore_rng_state(resume_state['rng'])
+        if hasattr(self, 'load_extra_training_state'):
+            self.load_extra_training_state(resume_state)
+
+    BaseModel.resume_training = resume_all
+
+
+def load_network(self, net, load_path, strict=True, param_key='params'):
+    """Replacement for ``BaseModel.load_network`` (same behaviour and log lines).
+
+    Problem 15: the original calls ``torch.load`` without ``weights_only``, so a weights file
+    named in an option file (``pretrain_network_g``, or the networks of a resumed state) can run
+    arbitrary code when loaded. Files are read by ``r2rnet_plugin.safe_load`` instead: tensors,
+    containers, numbers and numpy scalars/arrays only; anything else is refused, naming the file.
+    """
+    from basicsr.utils import get_root_logger
+    from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint, strip_module_prefix
+    logger = get_root_logger()
+    net = self.get_bare_model(net)
+    load_net = load_checkpoint(load_path, 'network file')
+    if param_key is not None:
+        if isinstance(load_net, dict) and param_key not in load_net and 'params' in load_net:
+            param_key = 'params'
+            logger.info('Loading: params_ema does not exist, use params.')
+        if not isinstance(load_net, dict) or not isinstance(load_net.get(param_key), dict):
+            held = ', '.join(map(str, load_net)) if isinstance(load_net, dict) else type(load_net).__name__
+            raise CheckpointError(f'network file {load_path} has no {param_key!r} entry (it holds: {held})')
+        load_net = load_net[param_key]
+    logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
+    load_net = strip_module_prefix(load_net)
+    self._print_different_keys_loading(net, load_net, strict)
+    net.load_state_dict(load_net, strict=strict)
+
+
+def _patch_sampler():
+    """Problems 27 and 28, on BasicSR's training sampler ``EnlargedSampler``.
+
+    Problem 27: a resumed run restarts its epoch from the first batch (``train_pipeline`` only
+    knows the epoch), so it sees part of that epoch's data twice and never sees the rest. The
+    sampler can now start an epoch at a position (``resume_position = {epoch: indices to
+    skip}``, set when the data loaders are built for a resumed run).
+    Problem 28: crops and flips come from the ``random`` stream of the process that reads the
+    sample (worker processes are seeded the same way at every epoch), so they depend on process
+    history: a resumed run, or another worker count, augments differently. Each index is handed
+    out as a ``SeededIndex`` whose seed is made from (manual_seed, epoch, position in the
+    epoch's order); ``LLIEPairedDataset`` augments from it (other datasets see a plain int).
+    """
+    from basicsr.data.data_sampler import EnlargedSampler
+    from r2rnet_plugin.data.sample_seeds import SeededIndex, sample_seed
+    original_iter = EnlargedSampler.__iter__
+
+    def seeded_iter(self):
+        indices = list(original_iter(self))
+        positions = range(self.rank, self.total_size, self.num_replicas)
+        seed = getattr(self, 'sample_seed', 0)
+        seeded = [SeededIndex(index, sample_seed(seed, self.epoch, position))
+                  for index, position in zip(indices, positions)]
+        return iter(seeded[getattr(self, 'resume_position', {}).get(self.epoch, 0):])
+
+    EnlargedSampler.__iter__ = seeded_iter
+
+
+def _patch_dataloader_creation():
+    """Problems 27 to 29, where ``train_pipeline`` builds its data loaders.
+
+    Problem 29: every DataLoader iterator (each epoch, each validation, the prefetcher's extra
+    one) draws its workers' base seed from torch's global generator, so the random numbers the
+    model draws depend on how many iterators were made before: a resumed run (or one more
+    validation) changes them. Each loader gets its own generator, seeded from ``manual_seed``.
+    The training sampler gets its augmentation seed (problem 28); when resuming, the data order
+    continues where the saved iteration left it (problem 27): the epoch and the position in it
+    follow from the iteration and the number of batches per epoch, and the state's ``epoch``
+    (which ``train_pipeline`` starts from) is set accordingly.
+    """
+    import functools
+    import torch
+    train = importlib.import_module('basicsr.train')
+    create = train.create_train_val_dataloader
+
+    @functools.wraps(create)
+    def create_and_seed(opt, logger):
+        result = create(opt, logger)
+        train_loader, train_sampler, val_loaders = result[:3]
+        state = _RESUMING.pop('state', None)
+        seed = opt['manual_seed'] if state is None or state.get('manual_seed') is None else state['manual_seed']
+        for loader in [train_loader, *val_loaders]:
+            if loader is not None:
+                loader.generator = torch.Generator().manual_seed(seed)
+        train_sampler.sample_seed = seed
+        batches = len(train_loader)
+        if state is not None and batches:
+            epoch, done = divmod(state['iter'], batches)
+            state['epoch'] = epoch
+            train_sampler.resume_position = {epoch: done * train_loader.batch_size}
+            logger.info(f'Resuming the data order at epoch {epoch}, batch {done + 1} of {batches}.')
+        return result
+
+    train.create_train_val_dataloader = create_and_seed
+
+
 def patch_basicsr():
     """Apply the run-time adaptations that need ``basicsr`` imported. Idempotent."""
     import basicsr
@@ -272,8 +443,16 @@ def patch_basicsr():
     options = importlib.import_module('basicsr.utils.options')
     _replace_everywhere('basicsr.utils.options', 'parse_options',
                         _parse_options_with_launcher_fixes(options.parse_options))
-    importlib.import_module('basicsr.models.base_model').BaseModel.model_to_device = model_to_device
+    base_model = importlib.import_module('basicsr.models.base_model').BaseModel
+    base_model.model_to_device = model_to_device
     _patch_final_validation_iteration()
+    master_only = importlib.import_module('basicsr.utils.dist_util').master_only
+    base_model.save_network = master_only(save_network)  # problems 14, 26
+    base_model.save_training_state = master_only(save_training_state)  # problems 14, 30
+    base_model.load_network = load_network  # problem 15
+    _patch_resume_training()  # problem 30
+    _patch_sampler()  # problems 27, 28
+    _patch_dataloader_creation()  # problems 27, 28, 29
     setattr(basicsr, _PATCHED_MARK, True)
 
 

@@ -13,7 +13,9 @@ import sys
 
 import torch
 
+from r2rnet_plugin.checkpoint_io import atomic_save
 from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
+from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
 
 STAGES = ('decom', 'denoise', 'relight')
 
@@ -29,20 +31,24 @@ def _shorten(keys, limit=12):
 
 
 def load_state_dict_file(path):
-    """Read a plain state dict (or one wrapped in ``params``/``state_dict``) without unpickling code."""
+    """Read a plain state dict (or one wrapped in ``params``/``state_dict``) without unpickling code.
+
+    Raises:
+        FileNotFoundError: No such file.
+        r2rnet_plugin.safe_load.UnsafeCheckpointError: The file carries pickled code (not run).
+        ValueError: The file is unreadable or holds no state dict of tensors.
+    """
     try:
-        data = torch.load(path, map_location='cpu', weights_only=True)
+        data = load_checkpoint(path)
     except FileNotFoundError:
         raise FileNotFoundError(f'checkpoint not found: {path}') from None
-    except Exception as err:
-        raise ValueError(f'{path} is not a readable PyTorch weights file: {err}') from err
     for wrapper in ('params', 'params_ema', 'state_dict'):
         if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
             data = data[wrapper]
             break
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ValueError(f'{path} does not hold a state dict of tensors')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data.items()}
+    return strip_module_prefix(data)
 
 
 def convert_stage(stage, reference_state, target_module, source='checkpoint'):
@@ -102,7 +108,7 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    torch.save({'params': state}, args.out)
+    atomic_save({'params': state}, args.out)  # a kill never leaves a half-written file
     print(f'wrote {args.out} ({len(state)} tensors); load it with network_g: {{type: R2RNet}} '
           f'and path: pretrain_network_g: {args.out}')
     return 0

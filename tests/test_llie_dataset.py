@@ -208,8 +208,11 @@ def test_undecodable_file_is_named(tmp_path):
     make_lol(tmp_path, stems=['a'])
     (tmp_path / 'low' / 'b.png').write_bytes(b'not an image')
     (tmp_path / 'high' / 'b.png').write_bytes(b'')
+    with pytest.raises(ValueError, match=str(tmp_path / 'high' / 'b.png') + '.*empty'):  # found when built
+        dataset(layout='lol', dataroot=str(tmp_path))
+    write_pair(tmp_path, 'b', 1, low='spare')
     ds = dataset(layout='lol', dataroot=str(tmp_path))
-    with pytest.raises(ImageDecodeError, match=str(tmp_path / 'low' / 'b.png')):
+    with pytest.raises(ImageDecodeError, match=str(tmp_path / 'low' / 'b.png')):  # found when read
         ds[1]
     with pytest.raises(ImageDecodeError, match='empty|Cannot decode'):
         decode_image(b'', str(tmp_path / 'high' / 'b.png'))

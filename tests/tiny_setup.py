@@ -33,6 +33,24 @@ def write_vgg_file(path):
     return str(path)
 
 
+def write_earlier_stages(folder, seed=None, **extra):
+    """Weights files of the decom and denoise sub-networks of a width-8 R2RNet (default init).
+
+    Returns:
+        tuple: ``({'pretrain_network_decom': path, 'pretrain_network_denoise': path}, net)``;
+        ``extra`` entries are saved in each file beside ``params``.
+    """
+    from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+    if seed is not None:
+        torch.manual_seed(seed)
+    net = R2RNet(channel=8)
+    paths = {}
+    for name in ('decom', 'denoise'):
+        paths[f'pretrain_network_{name}'] = os.path.join(str(folder), f'{name}.pth')
+        torch.save({'params': getattr(net, name).state_dict(), **extra}, paths[f'pretrain_network_{name}'])
+    return paths, net
+
+
 def stage_options(stage, data, vgg_path, total_iter=2, channel=8, name=None, **path):
     """The project's option file for ``stage`` shrunk to tiny data and a few CPU iterations."""
     with open(os.path.join(REPO, 'options', f'train_r2r_{stage}.yml')) as f:

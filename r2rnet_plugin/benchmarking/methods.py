@@ -7,10 +7,9 @@ method raises :class:`MethodLoadError`, which the runner reports in that method'
 """
 import os
 
-import torch
-
 from r2rnet_plugin.benchmarking.llie_archs import arch_class
 from r2rnet_plugin.convert_official import STAGES, _shorten, convert_official, load_state_dict_file
+from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
 
 
 class MethodLoadError(RuntimeError):
@@ -70,11 +69,11 @@ def read_state_dict(path, param_key=None):
         return load_state_dict_file(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
-    data = torch.load(path, map_location='cpu', weights_only=True)
+    data = load_checkpoint(path)
     if not isinstance(data, dict) or not isinstance(data.get(param_key), dict):
         keys = ', '.join(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f'{path} has no {param_key!r} entry (it holds: {keys})')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data[param_key].items()}
+    return strip_module_prefix(data[param_key])
 
 
 def load_weights(net, state, strict, source):

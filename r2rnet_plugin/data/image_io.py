@@ -5,16 +5,21 @@ by 255: a 16-bit PNG is first cut to 8 bits, a JPEG is rotated by its EXIF orien
 ``make_lmdb_from_imgs`` stores the unrotated pixels, so disk and LMDB could differ), and bytes
 that do not decode end in ``AttributeError: 'NoneType' object has no attribute 'astype'``.
 Here the bytes are decoded unchanged, then normalised, so the disk and LMDB copies of an image
-give the same array, and an undecodable file raises :class:`ImageDecodeError` naming it.
+give the same array, and an undecodable file raises :class:`ImageDecodeError` naming it. So do
+a truncated JPEG or PNG (which OpenCV would fill with grey) and float pixels that are NaN or
+infinite: both would train on wrong numbers without a word.
 """
 import cv2
 import numpy as np
+
+from r2rnet_plugin.data.bad_data import BadSampleError
+from r2rnet_plugin.data.image_integrity import find_truncation
 
 # Divisor that maps each integer dtype OpenCV decodes onto [0, 1].
 _DTYPE_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(BadSampleError):
     """Raised when the bytes of an image cannot be turned into an RGB array."""
 
 
@@ -34,10 +39,16 @@ def decode_image(content, name):
         ndarray: (H, W, 3) float32 array, RGB channel order.
 
     Raises:
-        ImageDecodeError: The content is missing, not an image, or has an unsupported layout.
+        ImageDecodeError: The content is missing, empty, truncated, not an image, has an
+            unsupported layout, or holds non-finite float pixels.
     """
     if content is None:
         raise ImageDecodeError(f'No image data for {name!r} (missing LMDB key?).')
+    if not content:
+        raise ImageDecodeError(f'Cannot decode image {name!r}: empty file (0 bytes).')
+    problem = find_truncation(content)
+    if problem:
+        raise ImageDecodeError(f'Cannot decode image {name!r}: {problem}.')
     buffer = np.frombuffer(content, np.uint8)
     try:
         img = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
@@ -67,6 +78,8 @@ def _to_rgb_float(img, name):
         scaled = img.astype(np.float32) / np.float32(_DTYPE_MAX[img.dtype])
     elif img.dtype.kind == 'f':
         scaled = img.astype(np.float32)
+        if not np.isfinite(scaled).all():
+            raise ImageDecodeError(f'Image {name!r} has NaN or infinite pixel values.')
     else:
         raise ImageDecodeError(f'Image {name!r} has an unsupported pixel type {img.dtype}.')
     return np.ascontiguousarray(scaled[:, :, ::-1])

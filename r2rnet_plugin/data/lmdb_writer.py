@@ -27,6 +27,7 @@ from tqdm import tqdm
 from r2rnet_plugin.data.lmdb_meta import META_INFO_NAME, format_meta_line
 from r2rnet_plugin.data.source_images import read_source_image
 from r2rnet_plugin.data.worker_pool import WorkerPool
+from r2rnet_plugin.fsync import sync_folder
 
 LQ_LMDB_NAME, GT_LMDB_NAME = 'low.lmdb', 'high.lmdb'
 TEMP_PREFIX = '.prepare_lmdb-'
@@ -247,18 +248,4 @@ def _move_into_place(temp_dir, out_dir, overwrite):
         for name in replaced:
             os.rename(os.path.join(temp_dir, 'replaced-' + name), os.path.join(out_dir, name))
         raise
-    _fsync_dir(out_dir)
-
-
-def _fsync_dir(folder):
-    """Make the renames in ``folder`` durable (where the platform allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    sync_folder(out_dir)

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
+from r2rnet_plugin.option_checks import check_weights
 
 
 def sorted_wasserstein(u, v):
@@ -62,6 +63,7 @@ class FrequencyWassersteinLoss(nn.Module):
 
     def __init__(self, loss_weight=1.0, differentiable=True, per_image_fft=False):
         super().__init__()
+        check_weights({'loss_weight': loss_weight}, type(self).__name__)
         self.loss_weight = loss_weight
         self.differentiable = differentiable
         self.per_image_fft = per_image_fft

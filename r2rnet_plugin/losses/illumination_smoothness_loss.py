@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
+from r2rnet_plugin.option_checks import check_weights
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -46,6 +47,7 @@ class IlluminationSmoothnessLoss(nn.Module):
 
     def __init__(self, loss_weight=1.0, padding_mode='zeros'):
         super().__init__()
+        check_weights({'loss_weight': loss_weight}, type(self).__name__)
         if padding_mode not in ('zeros', 'replicate'):
             raise ValueError(f"padding_mode must be 'zeros' or 'replicate', got {padding_mode!r}")
         self.loss_weight = loss_weight

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
+from r2rnet_plugin.option_checks import check_weights
+from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint
 
 # (name, in_channels, out_channels) of the convolutions up to conv4_3; 'pool' is a 2x2 max-pool.
 VGG16_TO_CONV4_3 = (
@@ -88,9 +90,9 @@ def load_vgg16_state(vgg_path):
     with _LOCK:
         if key not in _STATE_CACHE:
             try:
-                raw = torch.load(path, map_location='cpu', weights_only=True)
-            except Exception as err:  # not a torch file, or one that needs unpickling code
-                raise _layout_error(path, f'cannot be read by torch.load ({err})') from err
+                raw = load_checkpoint(path, "option 'vgg_path'")
+            except CheckpointError as err:  # not a torch file, or one that carries pickled code
+                raise _layout_error(path, f'cannot be loaded ({err})') from err
             state = _select_conv_weights(raw, path)
             try:
                 build_vgg16_features().load_state_dict(state)
@@ -151,6 +153,7 @@ class R2RPerceptualLoss(nn.Module):
 
     def __init__(self, vgg_path=None, loss_weight=1.0):
         super().__init__()
+        check_weights({'loss_weight': loss_weight}, type(self).__name__)
         self.loss_weight = loss_weight
         self._weights_key, self._state = load_vgg16_state(vgg_path)
 

@@ -3,6 +3,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
+from r2rnet_plugin.option_checks import check_weights
 from r2rnet_plugin.losses.illumination_smoothness_loss import IlluminationSmoothnessLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
 
@@ -36,6 +37,8 @@ class RetinexDecomLoss(nn.Module):
     def __init__(self, loss_weight=1.0, recon_weight=1.0, mutual_weight=0.1, perceptual_weight=0.1,
                  vgg_path=None, smooth_weight=0.0):
         super().__init__()
+        check_weights(dict(loss_weight=loss_weight, recon_weight=recon_weight, mutual_weight=mutual_weight,
+                           perceptual_weight=perceptual_weight, smooth_weight=smooth_weight), type(self).__name__)
         self.loss_weight = loss_weight
         self.weights = {
             'recon_low': recon_weight, 'recon_high': recon_weight,

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
+from r2rnet_plugin.option_checks import check_weights
 
 
 def neighbour_differences(x):
@@ -70,6 +71,8 @@ class ZeroDCELoss(nn.Module):
     def __init__(self, loss_weight=1.0, spatial_weight=1.0, exposure_weight=10.0, color_weight=5.0,
                  smoothness_weight=200.0, exposure_level=0.6, exposure_patch=16, spatial_region=4):
         super().__init__()
+        check_weights(dict(loss_weight=loss_weight, spatial_weight=spatial_weight, exposure_weight=exposure_weight,
+                           color_weight=color_weight, smoothness_weight=smoothness_weight), type(self).__name__)
         self.loss_weight = loss_weight
         self.weights = {'spatial': spatial_weight, 'exposure': exposure_weight, 'color': color_weight,
                         'smoothness': smoothness_weight}

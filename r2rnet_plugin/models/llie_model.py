@@ -4,11 +4,12 @@ from collections import OrderedDict
 import torch
 
 from basicsr.archs import build_network
-from basicsr.losses import build_loss
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.models.ddp import ComponentsForward, wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
+from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
+from r2rnet_plugin.option_checks import build_checked_loss, check_number
 
 # ``train:`` loss options and what each loss is called with. Names are the network's outputs
 # (``enhanced`` and the fields of its ``components(x)``, e.g. RetinexNet's R, L, I_delta or
@@ -31,7 +32,7 @@ def count_parameters(net):
 
 
 @MODEL_REGISTRY.register()
-class LLIEModel(LLIEValidationMixin, BaseModel):
+class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     """A low-light enhancement network ``network_g`` (any registered arch, ``net(x) -> enhanced``).
 
     Like BasicSR's ``SRModel``, but the losses are chosen among :data:`LOSS_INPUTS` (at least
@@ -40,10 +41,20 @@ class LLIEModel(LLIEValidationMixin, BaseModel):
     losses (``nonref_opt``: Zero-DCE) all fit. Networks without parameters (the non-learned
     baselines) can be tested, not trained. Optional ``train: grad_clip_norm`` clips the gradient
     norm (Zero-DCE's recipe). Validation (:class:`LLIEValidationMixin`): BasicSR metrics of the
-    enhanced image against the normal-light image.
+    enhanced image against the normal-light image. Unknown ``train:``/``val:``/loss keys are
+    errors; non-finite losses skip the step (:class:`NonFiniteLossGuard`).
     """
 
+    # The option keys it reads (checked by ``check_model_options``).
+    OPTION_KEYS = {'train_keys': ('grad_clip_norm',), 'loss_keys': tuple(LOSS_INPUTS)}
+
     def __init__(self, opt):
+        train_opt = opt.get('train') or {}
+        unknown = [key for key in train_opt if key.endswith('_opt') and key not in LOSS_INPUTS]
+        if opt.get('is_train') and unknown:
+            raise ValueError(f"LLIEModel does not know the loss option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(LOSS_INPUTS)}")
+        check_model_options(opt, **self.OPTION_KEYS)
         super().__init__(opt)
         net = build_network(opt['network_g'])
         if self.is_train and count_parameters(net) == 0:
@@ -64,16 +75,15 @@ class LLIEModel(LLIEValidationMixin, BaseModel):
     def init_training_settings(self):
         self.net_g.train()
         train_opt = self.opt['train']
-        unknown = [key for key in train_opt if key.endswith('_opt') and key not in LOSS_INPUTS]
-        if unknown:
-            raise ValueError(f"LLIEModel does not know the loss option(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(LOSS_INPUTS)}")
-        self.losses = OrderedDict((key, build_loss(dict(train_opt[key])).to(self.device))
+        self.losses = OrderedDict((key, build_checked_loss(train_opt[key], f'train: {key}').to(self.device))
                                   for key in LOSS_INPUTS if train_opt.get(key))
         if not self.losses:
             raise ValueError('LLIEModel needs at least one loss option among '
                              + ', '.join(f"'train: {key}'" for key in LOSS_INPUTS))
         self.grad_clip_norm = train_opt.get('grad_clip_norm')
+        if self.grad_clip_norm is not None:
+            check_number(self.grad_clip_norm, 'train: grad_clip_norm')
+        self.init_nonfinite_guard(train_opt)
         # What the training step calls: DDP-wrapped under distributed training, so gradients sync.
         forward = ComponentsForward(self.net_g) if hasattr(self.net_g, 'components') else self.net_g
         self.train_forward = wrap_for_training(forward, self.opt, self.device)
@@ -128,10 +138,11 @@ class LLIEModel(LLIEValidationMixin, BaseModel):
         self.optimizer_g.zero_grad(set_to_none=True)
         values = self._loss_values()
         total = sum(values.values())
-        total.backward()
-        if self.grad_clip_norm:
-            torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip_norm)
-        self.optimizer_g.step()
+        if self.loss_is_finite(total, values, current_iter):
+            total.backward()
+            if self.grad_clip_norm:
+                torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip_norm)
+            self.optimizer_g.step()
         log = OrderedDict((f"l_{key[:-len('_opt')]}", value) for key, value in values.items())
         for key, loss in self.losses.items():
             log.update((f'l_{name}', value) for name, value in getattr(loss, 'last_terms', {}).items())
@@ -142,7 +153,6 @@ class LLIEModel(LLIEValidationMixin, BaseModel):
         self.save_network(self.net_g, 'net_g', current_iter)
         self.save_training_state(epoch, current_iter)
 
-    # ------------------------------------------------------------------------------- validation
     # ------------------------------------------------------------------------------- validation
     def _output_name(self):
         return 'enhanced'

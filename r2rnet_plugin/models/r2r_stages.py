@@ -1,6 +1,8 @@
 """What each training stage of R2RNet trains, needs, and is judged by."""
 from dataclasses import dataclass
 
+from r2rnet_plugin.option_checks import check_choice
+
 SUB_NETWORKS = ('decom', 'denoise', 'relight')
 
 
@@ -25,17 +27,16 @@ class Stage:
 
 
 IMAGE_LOSSES = ('pixel_opt', 'perceptual_opt', 'frequency_opt')
+ALL_LOSSES = IMAGE_LOSSES + ('decom_opt',)
 
 STAGES = {
     'decom': Stage('decom', ('decom',), (), ('decom_opt',), 'R', False),
     'denoise': Stage('denoise', ('denoise',), ('decom',), ('pixel_opt', 'perceptual_opt'), 'R_denoised', False),
     'relight': Stage('relight', ('relight',), ('decom', 'denoise'), IMAGE_LOSSES, 'enhanced', True),
-    'joint': Stage('joint', SUB_NETWORKS, SUB_NETWORKS, IMAGE_LOSSES + ('decom_opt',), 'enhanced', True),
+    'joint': Stage('joint', SUB_NETWORKS, SUB_NETWORKS, ALL_LOSSES, 'enhanced', True),
 }
 
 
 def get_stage(name):
     """The :class:`Stage` called ``name``; a ValueError naming ``train: stage`` otherwise."""
-    if name not in STAGES:
-        raise ValueError(f"option 'train: stage' must be one of {', '.join(STAGES)}; got {name!r}")
-    return STAGES[name]
+    return STAGES[check_choice(name, tuple(STAGES), 'train: stage')]

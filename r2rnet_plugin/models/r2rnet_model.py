@@ -4,20 +4,21 @@ from os import path as osp
 
 import torch
 from basicsr.archs import build_network
-from basicsr.losses import build_loss
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.archs.r2rnet_arch import run_stages
 from r2rnet_plugin.models.ddp import wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
-from r2rnet_plugin.models.r2r_stages import SUB_NETWORKS, get_stage
+from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
+from r2rnet_plugin.models.training_guard import VAL_KEYS, NonFiniteLossGuard, check_model_options
+from r2rnet_plugin.option_checks import build_checked_loss
 
 # Short names of the loss terms in logs and tensorboard.
 LOG_NAMES = {'pixel_opt': 'l_pix', 'perceptual_opt': 'l_percep', 'frequency_opt': 'l_freq', 'decom_opt': 'l_decom'}
 
 
 @MODEL_REGISTRY.register()
-class R2RNetModel(LLIEValidationMixin, BaseModel):
+class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     """Staged R2RNet model.
 
     ``network_g`` is the whole ``R2RNet``; ``train: stage`` picks which of its sub-networks
@@ -27,9 +28,17 @@ class R2RNetModel(LLIEValidationMixin, BaseModel):
 
     Validation compares one component with the normal-light image: ``R`` after the decom
     stage, ``R_denoised`` after denoise, ``enhanced`` otherwise (``val: output`` overrides).
+
+    Unknown keys in ``train:`` and ``val:`` and in each loss's options are errors that suggest
+    the closest known key. An iteration whose loss is not finite makes no optimizer step; the
+    run stops after ``train: max_nonfinite_steps`` (default 10) of them in a row.
     """
 
+    # The option keys it reads (checked by ``check_model_options``).
+    OPTION_KEYS = {'train_keys': ('stage',), 'loss_keys': ALL_LOSSES, 'val_keys': VAL_KEYS + ('output',)}
+
     def __init__(self, opt):
+        check_model_options(opt, **self.OPTION_KEYS)
         super().__init__(opt)
         self.stage = get_stage(opt['train'].get('stage', 'relight')) if self.is_train else None
         self.net_g = build_network(opt['network_g']).to(self.device)
@@ -100,13 +109,14 @@ class R2RNetModel(LLIEValidationMixin, BaseModel):
         self.losses = OrderedDict()
         for key in self.stage.losses:
             if train_opt.get(key):
-                self.losses[key] = build_loss(dict(train_opt[key])).to(self.device)
+                self.losses[key] = build_checked_loss(train_opt[key], f'train: {key}').to(self.device)
         if not self.losses:
             raise ValueError(f"train: stage: {self.stage.name} needs at least one of the options "
                              + ', '.join(f"'train: {k}'" for k in self.stage.losses))
         # Under DistributedDataParallel only the trained sub-networks are wrapped (synchronised).
         self.runners = {name: wrap_for_training(getattr(self.net_g, name), self.opt, self.device)
                         for name in SUB_NETWORKS}
+        self.init_nonfinite_guard(train_opt)
         self.setup_optimizers()
         self.setup_schedulers()
 
@@ -145,8 +155,9 @@ class R2RNetModel(LLIEValidationMixin, BaseModel):
         self.optimizer_g.zero_grad(set_to_none=True)
         values = self._stage_losses()
         total = sum(values.values())
-        total.backward()
-        self.optimizer_g.step()
+        if self.loss_is_finite(total, values, current_iter):
+            total.backward()
+            self.optimizer_g.step()
         log = OrderedDict((LOG_NAMES[k], v) for k, v in values.items())
         decom_loss = self.losses.get('decom_opt')
         if decom_loss is not None:
