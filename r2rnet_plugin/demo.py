@@ -24,14 +24,16 @@ import torch
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from r2rnet_plugin import prepare_lmdb
 from r2rnet_plugin.basicsr_runner import run_basicsr
+from r2rnet_plugin.data.image_io import decode_image
 from r2rnet_plugin.demo_data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
 from r2rnet_plugin.demo_report import evaluate, write_report
+from r2rnet_plugin.safe_load import load_checkpoint
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'samples')
 
 PRESETS = {
     'full': dict(train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 1), max_side=(384, 256),
-                 channel=16, gt_size=64, batch=4, iters={'decom': 150, 'denoise': 100, 'relight': 200},
+                 channel=16, gt_size=64, batch=4, iters={'decom': 150, 'denoise': 100, 'relight': 150},
                  lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3}),
     'quick': dict(train_photos=TRAIN_PHOTOS[:2], val_photos=VAL_PHOTOS[:1], versions=(1, 1), max_side=(96, 96),
                   channel=8, gt_size=48, batch=2, iters={'decom': 5, 'denoise': 5, 'relight': 5},
@@ -136,14 +138,13 @@ def report(root, preset, seconds):
     from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     net = build_network({'type': 'R2RNet', 'channel': preset['channel']})
-    state = torch.load(os.path.join(root, weights_path('relight', 'g')), map_location='cpu', weights_only=True)
+    state = load_checkpoint(os.path.join(root, weights_path('relight', 'g')), 'demo weights')
     net.load_state_dict(state['params'])
     net.to(device).eval()
     val = LLIEPairedDataset({'phase': 'val', **dataset_options(root, 'val', 'val', preset)})
     metrics, val_images = evaluate(net, val, device)
     samples = []
     for path in sorted(glob.glob(os.path.join(SAMPLES, '*.png'))):
-        from r2rnet_plugin.data.image_io import decode_image
         with open(path, 'rb') as f:
             img = torch.from_numpy(decode_image(f.read(), path).transpose(2, 0, 1).copy())[None].to(device)
         with torch.no_grad():
