@@ -8,20 +8,42 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from r2rnet_plugin.inference.fast_conv import conv1x1 as fast_conv1x1
+from r2rnet_plugin.inference.fast_conv import conv3x3_same, fast_cpu_inference
+
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU() default, used throughout the reference
 
 
 def leaky_relu(x):
-    return F.leaky_relu(x, LEAKY_SLOPE)
+    """LeakyReLU(0.01) of a freshly computed tensor: in place when no gradient is recorded."""
+    return F.leaky_relu(x, LEAKY_SLOPE, inplace=not torch.is_grad_enabled())
+
+
+class Conv3x3(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters) for size-keeping 3x3 convolutions; Winograd in CPU inference."""
+
+    def _conv_forward(self, input, weight, bias):  # noqa: A002  (nn.Conv2d's signature)
+        if fast_cpu_inference(input, weight):
+            return conv3x3_same(input, weight, bias, self.padding[0], self.dilation[0], self.padding_mode)
+        return super()._conv_forward(input, weight, bias)
+
+
+class Conv1x1(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters) for 1x1 convolutions; a matrix product in CPU inference."""
+
+    def _conv_forward(self, input, weight, bias):  # noqa: A002
+        if fast_cpu_inference(input, weight):
+            return fast_conv1x1(input, weight, bias)
+        return super()._conv_forward(input, weight, bias)
 
 
 def conv3x3(in_ch, out_ch, dilation=1, padding_mode='replicate'):
     """3x3 convolution keeping the size (``padding = dilation``)."""
-    return nn.Conv2d(in_ch, out_ch, 3, padding=dilation, dilation=dilation, padding_mode=padding_mode)
+    return Conv3x3(in_ch, out_ch, 3, padding=dilation, dilation=dilation, padding_mode=padding_mode)
 
 
 def conv1x1(in_ch, out_ch):
-    return nn.Conv2d(in_ch, out_ch, 1)
+    return Conv1x1(in_ch, out_ch, 1)
 
 
 class ConvChain(nn.Module):
@@ -90,16 +112,37 @@ class ComplexConv2d(nn.Module):
         self.conv_r = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
         self.conv_i = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
         self.padding = padding
+        self._fused_cache = None  # (parameter versions, fused weight, fused bias), inference only
 
-    def fused_weight_and_bias(self):
+    def _fuse(self, dtype):
         wr, wi = self.conv_r.weight, self.conv_i.weight
         weight = torch.cat((torch.cat((wr, -wi), dim=1), torch.cat((wi, wr), dim=1)), dim=0)
         br, bi = self.conv_r.bias, self.conv_i.bias
-        return weight, torch.cat((br - bi, br + bi))
+        return weight.to(dtype), torch.cat((br - bi, br + bi)).to(dtype)
+
+    def fused_weight_and_bias(self, dtype=None):
+        """The block weight and bias (in ``dtype``, default the parameters' own).
+
+        Without gradient recording, the result is kept until a parameter changes (in place or
+        replaced) or another dtype is asked for.
+        """
+        dtype = dtype or self.conv_r.weight.dtype
+        if torch.is_grad_enabled():
+            return self._fuse(dtype)
+        params = (self.conv_r.weight, self.conv_i.weight, self.conv_r.bias, self.conv_i.bias)
+        key = (dtype, *((p.data_ptr(), p._version) for p in params))
+        if self._fused_cache is None or self._fused_cache[0] != key:
+            self._fused_cache = (key, *self._fuse(dtype))
+        return self._fused_cache[1:]
 
     def forward(self, x):
-        weight, bias = self.fused_weight_and_bias()
-        return F.conv2d(x, weight.to(x.dtype), bias.to(x.dtype), padding=self.padding)
+        weight, bias = self.fused_weight_and_bias(x.dtype)
+        if fast_cpu_inference(x, weight):
+            if weight.shape[-2:] == (3, 3):
+                return conv3x3_same(x, weight, bias, self.padding)
+            if weight.shape[-2:] == (1, 1) and self.padding == 0:
+                return fast_conv1x1(x, weight, bias)
+        return F.conv2d(x, weight, bias, padding=self.padding)
 
 
 class ComplexResidualBlock(nn.Module):

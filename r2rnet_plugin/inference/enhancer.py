@@ -1,0 +1,75 @@
+"""Run R2RNet on one RGB image: device, precision, optional tiling, every component back as arrays."""
+import numpy as np
+import torch
+
+from r2rnet_plugin.archs.r2rnet_arch import R2RComponents
+from r2rnet_plugin.inference.tiling import run_tiled
+
+PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+COMPONENTS = ('R', 'L', 'R_denoised', 'I_delta')  # besides 'enhanced'
+
+
+def resolve_device(name):
+    """``'auto'`` (CUDA where available), ``'cpu'`` or ``'cuda'`` as a :class:`torch.device`."""
+    if name == 'auto':
+        name = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError('--device cuda, but CUDA is not available here')
+    return torch.device(name)
+
+
+def cpu_supports_bf16():
+    """Whether this CPU has native bfloat16 arithmetic for oneDNN (AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class Enhancer:
+    """Enhance RGB images with an R2RNet.
+
+    Args:
+        model (R2RNet): the network (moved to ``device`` and ``precision`` and set to eval mode here).
+        device (torch.device): where the network runs.
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+        tile (int, optional): process windows of at most ``tile`` x ``tile`` pixels (bounded
+            memory; results differ slightly from a whole-image pass, see docs/enhance.md).
+        tile_overlap (int): overlap of neighbouring tiles, blended with a cosine ramp.
+    """
+
+    def __init__(self, model, device=torch.device('cpu'), precision='fp32', tile=None, tile_overlap=32):
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
+        if tile is not None and tile <= tile_overlap:
+            raise ValueError(f'--tile ({tile}) must be larger than --tile-overlap ({tile_overlap})')
+        self.device, self.dtype = device, PRECISIONS[precision]
+        self.model = model.to(device=device, dtype=self.dtype).eval()
+        self.tile, self.tile_overlap = tile, tile_overlap
+
+    def _components(self, x, with_components):
+        out = self.model.components(x.to(device=self.device, dtype=self.dtype))
+        return out if with_components else R2RComponents(None, None, None, None, out.enhanced)
+
+    @torch.inference_mode()
+    def __call__(self, rgb, with_components=False, on_tile=None):
+        """Enhance one image.
+
+        Args:
+            rgb (ndarray): ``(H, W, 3)`` float32 RGB in [0, 1].
+            with_components (bool): also return R, L, R_denoised and I_delta.
+            on_tile (callable, optional): called after each tile (progress); tiled runs only.
+
+        Returns:
+            dict[str, ndarray]: ``'enhanced'`` (and the components) as ``(H, W, C)`` float32
+            arrays, not clamped.
+        """
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+        if self.tile is None:
+            outputs = [None if t is None else t.float().cpu()
+                       for t in self._components(x, with_components)]
+        else:
+            outputs = run_tiled(lambda t: self._components(t, with_components), x, self.tile,
+                                self.tile_overlap, on_tile)
+        return {name: t[0].permute(1, 2, 0).numpy() for name, t in zip(R2RComponents._fields, outputs)
+                if t is not None}
