@@ -1,11 +1,12 @@
 """Build an R2RNet from a weights file: BasicSR-style, or the three published checkpoints.
 
-Files are read with ``torch.load(weights_only=True)``: no pickled code runs.
+Files are read with :func:`r2rnet_plugin.safe_load.load_checkpoint`: no pickled code runs.
 """
 import torch
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.convert_official import STAGES, convert_official
+from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint
 
 # Preferred entries of a BasicSR file: the EMA weights where present (as Real-ESRGAN does).
 PARAM_KEYS = ('params_ema', 'params')
@@ -24,11 +25,11 @@ def _shorten(keys, limit=6):
 def read_basicsr_state(path):
     """The state dict of a BasicSR weights file (``params_ema`` preferred, then ``params``, or a bare state dict)."""
     try:
-        data = torch.load(path, map_location='cpu', weights_only=True)
+        data = load_checkpoint(path, 'weights file')
     except FileNotFoundError:
         raise WeightsError(f'weights file not found: {path}') from None
-    except Exception as err:  # pickle, zip and tensor errors all mean "not a weights file"
-        raise WeightsError(f'{path} is not a readable PyTorch weights file: {err}') from err
+    except CheckpointError as err:  # not a PyTorch file, or one carrying pickled code
+        raise WeightsError(str(err)) from err
     if isinstance(data, dict):
         data = next((data[k] for k in PARAM_KEYS if isinstance(data.get(k), dict)), data)
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
