@@ -39,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet  # noqa: E402
-from r2rnet_plugin.inference.allocator import reuse_freed_memory  # noqa: E402
+from r2rnet_plugin.inference.allocator import release_freed_memory, reuse_freed_memory  # noqa: E402
 from r2rnet_plugin.inference.enhancer import cpu_supports_bf16  # noqa: E402
 from r2rnet_plugin.inference.fast_conv import conv3x3_same, set_fast_cpu_convs  # noqa: E402
 
@@ -173,6 +173,7 @@ def main(argv=None):
                                         args.large_repeats if large else args.repeats)
         peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f'  process peak RSS so far {peak_rss:.1f} GiB', flush=True)
+        release_freed_memory()
         for mode in modes:
             ratios = [2 * macs / wall / 1e9 / peak for wall, peak in zip(walls[mode], peaks)]
             table.append((size, mode, macs, statistics.median(walls[mode]), statistics.median(cpus[mode]),

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from r2rnet_plugin.convert_official import STAGES
-from r2rnet_plugin.inference.allocator import reuse_freed_memory
+from r2rnet_plugin.inference.allocator import release_freed_memory, reuse_freed_memory
 from r2rnet_plugin.inference.batch import FAILED, enhance_files, list_inputs, summary
 from r2rnet_plugin.inference.enhancer import PRECISIONS, Enhancer, cpu_supports_bf16, resolve_device
 from r2rnet_plugin.inference.weights import WeightsError, load_r2rnet
@@ -74,7 +74,7 @@ def _build_enhancer(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    reuse_freed_memory()  # a third less CPU time on the CPU (see inference/allocator.py)
+    reuse_freed_memory()  # 1.35x (600x400) to 1.6x (1920x1080) faster on the CPU; inference/allocator.py
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -96,6 +96,7 @@ def main(argv=None):
 
     def on_done(outcome):
         tiles_done[0] = 0
+        release_freed_memory()  # what one image kept must not add to the next one's peak
         if outcome.status == FAILED:
             tqdm.write(f'failed: {outcome.path}: {outcome.reason}', file=sys.stderr)
         bar.update(1)

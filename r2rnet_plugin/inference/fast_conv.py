@@ -63,8 +63,38 @@ def _per_image(fn, x):
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
+# Smaller convolutions (per image) stay with oneDNN: NNPACK's per-call costs (transforms, its
+# spinning thread pool, which on a busy machine burns CPU) outweigh its savings there.
+_MIN_WINOGRAD_MACS = 2 ** 26
+_BAND_ELEMENTS = 2 ** 27  # larger inputs (per image, 512 MB) are convolved in bands of rows
+
+
+def _winograd_image(img, weight, bias, padding):
+    """NNPACK convolution of one image; large ones in bands of rows.
+
+    NNPACK's workspace is about three times the input (5.6 GB for 256 channels at 1920x1080);
+    bands bound it (smaller bands than these are slower). Output row ``i`` reads input rows
+    ``i - padding .. i + 2 - padding``, so a band of output rows needs its input rows plus a halo;
+    the band is convolved with the same zero padding, and only the rows whose halo is real (or
+    the true border) are kept.
+    """
+    _, channels, height, width = img.shape
+    rows = max(16, _BAND_ELEMENTS // (channels * width))
+    out_height = height + 2 * padding - 2
+    if out_height <= rows:
+        return torch._nnpack_spatial_convolution(img, weight, bias, [padding, padding])
+    out = img.new_empty(1, weight.shape[0], out_height, width + 2 * padding - 2)
+    for start in range(0, out_height, rows):
+        stop = min(start + rows, out_height)
+        low, high = max(start - padding, 0), min(stop + 2 - padding, height)
+        band = torch._nnpack_spatial_convolution(img[:, :, low:high].contiguous(), weight, bias,
+                                                 [padding, padding])
+        out[:, :, start:stop] = band[:, :, start - low:stop - low]
+    return out
+
+
 def _winograd(x, weight, bias, padding=0):
-    return _per_image(lambda img: torch._nnpack_spatial_convolution(img, weight, bias, [padding, padding]), x)
+    return _per_image(lambda img: _winograd_image(img, weight, bias, padding), x)
 
 
 def _winograd_dilated(padded, weight, bias, d):
@@ -98,13 +128,14 @@ def conv3x3_same(x, weight, bias, padding, dilation=1, padding_mode='zeros'):
 
     Call only where :func:`fast_cpu_inference` holds; falls back to ``F.conv2d`` otherwise.
     """
-    if _nnpack_works() and dilation == 1 and padding_mode in ('zeros', 'replicate'):
+    winograd = _nnpack_works() and weight.numel() * x.shape[-2] * x.shape[-1] >= _MIN_WINOGRAD_MACS
+    if winograd and dilation == 1 and padding_mode in ('zeros', 'replicate'):
         out = _winograd(x, weight, bias, padding)
         return out if padding_mode == 'zeros' else _add_replicate_border(out, x, weight)
     if padding_mode != 'zeros' or dilation != 1:
         x = F.pad(x, (padding,) * 4, mode='constant' if padding_mode == 'zeros' else padding_mode)
         padding = 0
-    if not _nnpack_works() or any(s % dilation for s in x.shape[-2:]):
+    if not winograd or any(s % dilation for s in x.shape[-2:]):
         return F.conv2d(x, weight, bias, padding=padding, dilation=dilation)
     return _winograd_dilated(x, weight, bias, dilation)
 
