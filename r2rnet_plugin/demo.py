@@ -3,9 +3,12 @@
 1. Synthesises low/normal-light pairs from photos bundled with scikit-image (train and
    validation split by photo) and packs them into LMDBs with ``prepare_lmdb``.
 2. Trains Decom-Net, Denoise-Net and Relight-Net in turn with ``python -m basicsr.train``.
+   Trains two other low-light enhancers, RetinexNet and Zero-DCE, on the same data.
 3. Tests with ``python -m basicsr.test`` and enhances two real low-light photos with
    ``python -m r2rnet_plugin.enhance``.
-4. Writes a report: PSNR/SSIM of the input and of each stage's output, and image sheets.
+4. Compares R2RNet with the baselines with ``python -m r2rnet_plugin.benchmark``.
+5. Writes a report: PSNR/SSIM of the input and of each stage's output, image sheets, and the
+   comparison table and plot.
 
 Re-running reuses every finished step (delete ``--out`` to start over). ``--quick`` runs the same
 path on a tiny configuration in about a minute. Short schedules and a narrow network keep the
@@ -20,12 +23,15 @@ import sys
 import time
 
 import torch
+import yaml
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from r2rnet_plugin import prepare_lmdb
 from r2rnet_plugin.basicsr_runner import run_basicsr
 from r2rnet_plugin.data.image_io import decode_image
 from r2rnet_plugin.demo_data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
+from r2rnet_plugin.demo_options import (BASELINES, baseline_options, benchmark_options, dataset_options, stage_options,
+                                        test_options, weights_path)
 from r2rnet_plugin.demo_report import evaluate, write_report
 from r2rnet_plugin.safe_load import load_checkpoint
 
@@ -33,65 +39,14 @@ SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'samples')
 
 PRESETS = {
     'full': dict(train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 1), max_side=(384, 256),
-                 channel=16, gt_size=64, batch=4, iters={'decom': 150, 'denoise': 100, 'relight': 150},
-                 lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3}),
+                 channel=16, gt_size=64, batch=4, lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3},
+                 iters={'decom': 150, 'denoise': 100, 'relight': 150, 'retinexnet': 150, 'zerodce': 150},
+                 baseline_channel={'retinexnet': 32, 'zerodce': 32}, cost_size=(256, 256), niqe=True),
     'quick': dict(train_photos=TRAIN_PHOTOS[:2], val_photos=VAL_PHOTOS[:1], versions=(1, 1), max_side=(96, 96),
-                  channel=8, gt_size=48, batch=2, iters={'decom': 5, 'denoise': 5, 'relight': 5},
-                  lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3}),
+                  channel=8, gt_size=48, batch=2, lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3},
+                  iters={'decom': 5, 'denoise': 5, 'relight': 5, 'retinexnet': 3, 'zerodce': 3},
+                  baseline_channel={'retinexnet': 8, 'zerodce': 8}, cost_size=(64, 64), niqe=False),
 }
-STAGE_LOSSES = {
-    'decom': {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0.0}},
-    'denoise': {'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}},
-    'relight': {'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
-                'frequency_opt': {'type': 'FrequencyWassersteinLoss', 'loss_weight': 0.01}},
-}
-
-
-def dataset_options(root, split, phase, preset):
-    opt = {'name': f'demo_{split}', 'type': 'LLIEPairedDataset', 'layout': 'lol',
-           'dataroot': os.path.join(root, 'lmdb', split), 'io_backend': {'type': 'lmdb'}}
-    if phase == 'train':
-        opt.update(gt_size=preset['gt_size'], use_flip=True, use_rot=True, num_worker_per_gpu=0,
-                   batch_size_per_gpu=preset['batch'], dataset_enlarge_ratio=1, prefetch_mode=None)
-    return opt
-
-
-def weights_path(stage, name=None):
-    return os.path.join('experiments', f'demo_{stage}', 'models', f'net_{name or stage}_latest.pth')
-
-
-def train_options(stage, root, preset):
-    """BasicSR option dict of one demo training stage (the published recipe, shortened)."""
-    iters = preset['iters'][stage]
-    earlier = {'denoise': ('decom',), 'relight': ('decom', 'denoise')}.get(stage, ())
-    return {
-        'name': f'demo_{stage}', 'model_type': 'R2RNetModel', 'num_gpu': 'auto', 'manual_seed': 0,
-        'datasets': {'train': dataset_options(root, 'train', 'train', preset),
-                     'val': dataset_options(root, 'val', 'val', preset)},
-        'network_g': {'type': 'R2RNet', 'channel': preset['channel']},
-        'path': {'strict_load_g': True, 'resume_state': None,
-                 **{f'pretrain_network_{n}': weights_path(n) for n in earlier}},
-        'train': {'stage': stage, 'total_iter': iters, 'warmup_iter': -1,
-                  'optim_g': {'type': 'Adam', 'lr': preset['lr'][stage], 'weight_decay': 1e-4, 'betas': [0.9, 0.999]},
-                  'scheduler': {'type': 'MultiStepLR', 'milestones': [int(iters * 0.8)], 'gamma': 0.1},
-                  **STAGE_LOSSES[stage]},
-        'val': {'val_freq': iters, 'save_img': True, 'pbar': False,
-                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
-                            'ssim': {'type': 'calculate_ssim', 'crop_border': 0}}},
-        'logger': {'print_freq': 1, 'save_checkpoint_freq': iters, 'use_tb_logger': True},
-    }
-
-
-def test_options(root, preset):
-    return {'name': 'demo_test', 'model_type': 'R2RNetModel', 'num_gpu': 'auto',
-            'datasets': {'test_1': dataset_options(root, 'val', 'test', preset)},
-            'network_g': {'type': 'R2RNet', 'channel': preset['channel']},
-            'path': {'pretrain_network_g': weights_path('relight', 'g'), 'strict_load_g': True},
-            'val': {'save_img': True, 'suffix': 'r2rnet', 'save_components': True, 'pbar': False,
-                    'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
-                                'ssim': {'type': 'calculate_ssim', 'crop_border': 0}}}}
-
-
 def step(message):
     print(f'\n==> {message}', flush=True)
 
@@ -110,16 +65,20 @@ def prepare_data(root, preset):
                 raise RuntimeError(f'prepare_lmdb failed for {split} (exit {code})')
 
 
-def train_stages(root, preset):
+def train_runs(root, preset):
+    """R2RNet's three stages, then the two learned baselines, each skipped when already trained."""
     logs = os.path.join(root, 'logs')
     os.makedirs(logs, exist_ok=True)
-    for stage in ('decom', 'denoise', 'relight'):
-        if os.path.isfile(os.path.join(root, weights_path(stage))):
-            print(f'{stage}: already trained ({weights_path(stage)})')
+    runs = [(stage, 'stage', stage_options(stage, root, preset)) for stage in ('decom', 'denoise', 'relight')]
+    runs += [(name, 'baseline', baseline_options(name, root, preset)) for name in BASELINES]
+    for run, kind, opt in runs:
+        weights = weights_path(run, run if kind == 'stage' else 'g')
+        if os.path.isfile(os.path.join(root, weights)):
+            print(f'{run}: already trained ({weights})')
             continue
-        step(f'training the {stage} stage with python -m basicsr.train')
-        run_basicsr('basicsr.train', train_options(stage, root, preset), os.path.join(logs, f'train_{stage}.yml'),
-                    os.path.join(logs, f'train_{stage}.log'), root, preset['iters'][stage], desc=stage)
+        step(f'training the {run} {kind} with python -m basicsr.train')
+        run_basicsr('basicsr.train', opt, os.path.join(logs, f'train_{run}.yml'), os.path.join(logs, f'train_{run}.log'),
+                    root, preset['iters'][run], desc=run)
 
 
 def test_and_enhance(root, preset):
@@ -133,7 +92,22 @@ def test_and_enhance(root, preset):
     subprocess.run(command, check=True)
 
 
-def report(root, preset, seconds):
+def run_benchmark(root, preset):
+    """``python -m r2rnet_plugin.benchmark``: R2RNet beside the baselines on the validation pairs."""
+    out = os.path.join(root, 'benchmark')
+    if os.path.isfile(os.path.join(out, 'results.md')):
+        print(f'benchmark: already run ({out})')
+        return out
+    step('comparing R2RNet with other low-light enhancers with python -m r2rnet_plugin.benchmark')
+    option_file = os.path.join(root, 'logs', 'benchmark.yml')
+    with open(option_file, 'w') as f:
+        yaml.safe_dump(benchmark_options(root, preset), f, sort_keys=False)
+    command = [sys.executable, '-m', 'r2rnet_plugin.benchmark', '-opt', option_file, '--out', out]
+    subprocess.run(command, cwd=root, check=True)
+    return out
+
+
+def report(root, preset, benchmark, seconds):
     from basicsr.archs import build_network
     from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -154,7 +128,7 @@ def report(root, preset, seconds):
     settings = (f"R2RNet width {preset['channel']}, {preset['batch']}x{preset['gt_size']}px crops, iterations "
                 f"{', '.join(f'{s} {n}' for s, n in preset['iters'].items())}; no perceptual loss (no VGG16 "
                 f"weights offline). Wall time {seconds / 60:.1f} min on {device.type}.")
-    return write_report(os.path.join(root, 'report'), metrics, val_images, samples, settings), metrics
+    return write_report(os.path.join(root, 'report'), metrics, val_images, samples, settings, benchmark), metrics
 
 
 def main(argv=None):
@@ -167,9 +141,10 @@ def main(argv=None):
     os.makedirs(root, exist_ok=True)
     start = time.time()
     prepare_data(root, preset)
-    train_stages(root, preset)
+    train_runs(root, preset)
     test_and_enhance(root, preset)
-    path, metrics = report(root, preset, time.time() - start)
+    benchmark = run_benchmark(root, preset)
+    path, metrics = report(root, preset, benchmark, time.time() - start)
     step('done')
     for label, (psnr, ssim) in metrics.items():
         print(f'  {label:<26} PSNR {psnr:6.2f} dB   SSIM {ssim:.4f}')

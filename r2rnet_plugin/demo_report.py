@@ -58,8 +58,23 @@ def markdown_table(metrics):
     return '\n'.join(lines)
 
 
-def write_report(folder, metrics, val_images, sample_images, settings):
-    """Write ``report.md`` and the PNG sheets into ``folder``; return the report's path."""
+def benchmark_section(benchmark, folder):
+    """The benchmark's table (its results.md without the title) and plot, linked from ``folder``."""
+    with open(os.path.join(benchmark, 'results.md')) as f:
+        body = f.read().split('\n', 1)[1].strip()
+    plot = os.path.relpath(os.path.join(benchmark, 'quality_vs_latency.png'), folder)
+    crops = os.path.relpath(os.path.join(benchmark, 'crops.png'), folder)
+    return ['## Beside other low-light enhancers (same validation pairs)', '',
+            'RetinexNet and Zero-DCE trained on the same data with the same short schedules; identity, '
+            'gamma and CLAHE need no training.', '', body, '', f'![PSNR against latency]({plot})', '',
+            f'![crops: input, methods, ground truth]({crops})', '']
+
+
+def write_report(folder, metrics, val_images, sample_images, settings, benchmark=None):
+    """Write ``report.md`` and the PNG sheets into ``folder``; return the report's path.
+
+    ``benchmark``: a folder written by ``python -m r2rnet_plugin.benchmark``, shown at the end.
+    """
     os.makedirs(folder, exist_ok=True)
     lines = ['# R2RNet demo report', '', settings, '',
              '## Validation (scenes never seen in training)', '', markdown_table(metrics), '']
@@ -68,9 +83,11 @@ def write_report(folder, metrics, val_images, sample_images, settings):
     for title, images in (('Validation images', val_images), ('Real low-light photos', sample_images)):
         lines += [f'## {title}', '', 'input | R | L | output' + (' | ground truth' if title.startswith('V') else ''), '']
         for key, parts, gt in images:
-            name = f"sheet_{str(key).replace('/', '_')}.png"
+            name = f"sheet_{os.path.splitext(str(key))[0].replace('/', '_')}.png"
             cv2.imwrite(os.path.join(folder, name), sheet(parts, gt))
             lines += [f'![{key}]({name})', '']
+    if benchmark:
+        lines += benchmark_section(benchmark, folder)
     path = os.path.join(folder, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
