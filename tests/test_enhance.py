@@ -10,7 +10,7 @@ from r2rnet_plugin.inference.enhancer import Enhancer
 from r2rnet_plugin.inference.tiling import tile_starts, windows
 from r2rnet_plugin.inference.weights import WeightsError, load_r2rnet
 
-# Tiled vs whole-image output of the narrow model on a small image (docs/enhance.md).
+# Tiled vs whole-image output of the narrow model on a small image (the README's tiling section).
 TILE_TOLERANCE_MAX = 0.01
 TILE_TOLERANCE_MEAN = 0.001
 

@@ -42,8 +42,42 @@ def test_banded_convolution_equals_one_pass(winograd_always, monkeypatch):
 
 def test_small_convolutions_stay_with_onednn(monkeypatch):
     calls = []
-    monkeypatch.setattr(fast_conv, '_winograd', lambda *a, **k: calls.append(a) or F.conv2d(a[0], a[1], a[2], padding=1))
+    monkeypatch.setattr(fast_conv, 'winograd_conv', lambda *a, **k: calls.append(a) or F.conv2d(a[0], a[1], a[2], padding=1))
     x, weight = torch.randn(1, 4, 8, 8), torch.randn(4, 4, 3, 3)
     with torch.no_grad():
         fast_conv.conv3x3_same(x, weight, None, padding=1)
     assert not calls
+
+
+@pytest.mark.parametrize('padding_mode', ['zeros', 'replicate'])
+@pytest.mark.parametrize('with_bias', [True, False])
+def test_training_convolution_gradients_match_conv2d(winograd_always, padding_mode, with_bias):
+    from r2rnet_plugin.archs.winograd_training import conv3x3_train, fast_cpu_training
+    torch.manual_seed(1)
+    x, weight = torch.randn(2, 6, 37, 23, requires_grad=True), torch.randn(5, 6, 3, 3, requires_grad=True)
+    bias = torch.randn(5, requires_grad=True) if with_bias else None
+    grad = torch.randn(2, 5, 37, 23)
+    assert fast_cpu_training(x, weight, 1, padding_mode)
+    results = []
+    for conv in (lambda: conv3x3_train(x, weight, bias, padding_mode), lambda: reference(x, weight, bias, 1, padding_mode)):
+        out = conv()
+        inputs = [x, weight] + ([bias] if with_bias else [])
+        results.append((out, *torch.autograd.grad(out, inputs, grad)))
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, atol=2e-3, rtol=1e-3)
+
+
+def test_training_path_only_where_it_applies(winograd_always):
+    from r2rnet_plugin.archs.winograd_training import fast_cpu_training
+    x, weight = torch.randn(1, 4, 16, 16), torch.randn(4, 4, 3, 3, requires_grad=True)
+    assert fast_cpu_training(x, weight, 1, 'replicate')
+    assert not fast_cpu_training(x, weight, 2, 'zeros')  # dilated
+    assert not fast_cpu_training(x, weight, 1, 'reflect')
+    assert not fast_cpu_training(x.double(), weight.double(), 1, 'zeros')
+    with torch.no_grad():
+        assert not fast_cpu_training(x, weight, 1, 'zeros')
+    previous = fast_conv.set_fast_cpu_convs(False)
+    try:
+        assert not fast_cpu_training(x, weight, 1, 'zeros')
+    finally:
+        fast_conv.set_fast_cpu_convs(previous)

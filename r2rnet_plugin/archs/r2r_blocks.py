@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from r2rnet_plugin.archs.winograd_training import conv3x3_train, fast_cpu_training
 from r2rnet_plugin.inference.fast_conv import conv1x1 as fast_conv1x1
 from r2rnet_plugin.inference.fast_conv import conv3x3_same, fast_cpu_inference
 
@@ -20,11 +21,13 @@ def leaky_relu(x):
 
 
 class Conv3x3(nn.Conv2d):
-    """``nn.Conv2d`` (same parameters) for size-keeping 3x3 convolutions; Winograd in CPU inference."""
+    """``nn.Conv2d`` (same parameters) for size-keeping 3x3 convolutions; Winograd on the CPU."""
 
     def _conv_forward(self, input, weight, bias):  # noqa: A002  (nn.Conv2d's signature)
         if fast_cpu_inference(input, weight):
             return conv3x3_same(input, weight, bias, self.padding[0], self.dilation[0], self.padding_mode)
+        if fast_cpu_training(input, weight, self.dilation[0], self.padding_mode):
+            return conv3x3_train(input, weight, bias, self.padding_mode)
         return super()._conv_forward(input, weight, bias)
 
 
@@ -142,6 +145,8 @@ class ComplexConv2d(nn.Module):
                 return conv3x3_same(x, weight, bias, self.padding)
             if weight.shape[-2:] == (1, 1) and self.padding == 0:
                 return fast_conv1x1(x, weight, bias)
+        elif weight.shape[-2:] == (3, 3) and self.padding == 1 and fast_cpu_training(x, weight, 1, 'zeros'):
+            return conv3x3_train(x, weight, bias, 'zeros')
         return F.conv2d(x, weight, bias, padding=self.padding)
 
 

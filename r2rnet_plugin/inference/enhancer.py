@@ -34,7 +34,7 @@ class Enhancer:
         device (torch.device): where the network runs.
         precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``.
         tile (int, optional): process windows of at most ``tile`` x ``tile`` pixels (bounded
-            memory; results differ slightly from a whole-image pass, see docs/enhance.md).
+            memory; results differ from a whole-image pass, see the README's tiling section).
         tile_overlap (int): overlap of neighbouring tiles, blended with a cosine ramp.
     """
 

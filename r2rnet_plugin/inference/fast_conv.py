@@ -11,7 +11,7 @@ the same sums faster:
 
 They run only for float32 CPU tensors where no gradient is recorded, no dispatch mode (FLOP
 counters, tracers) is active and nothing is being compiled; everywhere else the callers use
-``F.conv2d``. ``R2RNET_FAST_CPU_CONV=0`` in the environment or ``set_fast_cpu_convs(False)``
+``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.archs.winograd_training`). ``R2RNET_FAST_CPU_CONV=0`` in the environment or ``set_fast_cpu_convs(False)``
 turns them off.
 """
 import os
@@ -27,6 +27,11 @@ def set_fast_cpu_convs(enabled):
     """Turn the fast CPU inference convolutions on or off; returns the previous setting."""
     previous, _state['enabled'] = _state['enabled'], bool(enabled)
     return previous
+
+
+def fast_convs_enabled():
+    """Whether the fast CPU convolutions are on (``set_fast_cpu_convs``, ``R2RNET_FAST_CPU_CONV``)."""
+    return _state['enabled']
 
 
 def fast_cpu_inference(x, weight):
@@ -93,7 +98,13 @@ def _winograd_image(img, weight, bias, padding):
     return out
 
 
-def _winograd(x, weight, bias, padding=0):
+def winograd_pays(x, weight):
+    """Whether NNPACK works here and the 3x3 convolution of ``x`` is large enough to gain from it."""
+    return _nnpack_works() and weight.numel() * x.shape[-2] * x.shape[-1] >= _MIN_WINOGRAD_MACS
+
+
+def winograd_conv(x, weight, bias, padding=0):
+    """3x3 stride-1 convolution with zero ``padding`` (at most 2) by NNPACK, image by image."""
     return _per_image(lambda img: _winograd_image(img, weight, bias, padding), x)
 
 
@@ -102,7 +113,7 @@ def _winograd_dilated(padded, weight, bias, d):
     b, c, hp, wp = padded.shape
     h, w = hp // d, wp // d
     phases = padded.view(b, c, h, d, w, d).permute(3, 5, 0, 1, 2, 4).reshape(d * d * b, c, h, w)
-    out = _winograd(phases, weight, bias)
+    out = winograd_conv(phases, weight, bias)
     o, ho, wo = out.shape[1:]
     return out.view(d, d, b, o, ho, wo).permute(2, 3, 4, 0, 5, 1).reshape(b, o, ho * d, wo * d)
 
@@ -128,9 +139,9 @@ def conv3x3_same(x, weight, bias, padding, dilation=1, padding_mode='zeros'):
 
     Call only where :func:`fast_cpu_inference` holds; falls back to ``F.conv2d`` otherwise.
     """
-    winograd = _nnpack_works() and weight.numel() * x.shape[-2] * x.shape[-1] >= _MIN_WINOGRAD_MACS
+    winograd = winograd_pays(x, weight)
     if winograd and dilation == 1 and padding_mode in ('zeros', 'replicate'):
-        out = _winograd(x, weight, bias, padding)
+        out = winograd_conv(x, weight, bias, padding)
         return out if padding_mode == 'zeros' else _add_replicate_border(out, x, weight)
     if padding_mode != 'zeros' or dilation != 1:
         x = F.pad(x, (padding,) * 4, mode='constant' if padding_mode == 'zeros' else padding_mode)

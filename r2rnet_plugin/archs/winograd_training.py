@@ -1,0 +1,68 @@
+"""3x3 convolutions for float32 CPU training, by Winograd where it pays, with exact gradients.
+
+Training spends most of its time in 3x3 convolutions: the forward pass, the gradient with
+respect to the input and the one with respect to the weights each cost as much as the forward
+pass. Two of the three are themselves size-keeping 3x3 convolutions and run on NNPACK's
+Winograd kernels (see :mod:`r2rnet_plugin.inference.fast_conv`):
+
+- forward: ``y = conv(pad(x), W)``;
+- input gradient: ``dpad(x) = conv(dy, W')`` with ``W'`` the kernel flipped and its in/out
+  channels swapped, zero padding 2, folded back onto ``x`` for replicate padding (zero padding:
+  padding 1, nothing to fold);
+- the weight and bias gradients stay with oneDNN (``aten.convolution_backward``).
+
+The results differ from ``F.conv2d``'s by rounding only. Used for float32 CPU tensors when a
+gradient is recorded, dilation 1, no dispatch mode or compilation active, and the fast
+convolutions enabled (``R2RNET_FAST_CPU_CONV=0`` turns them off, as for inference).
+"""
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
+
+from r2rnet_plugin.inference import fast_conv
+
+
+def fast_cpu_training(x, weight, dilation, padding_mode):
+    """Whether :func:`conv3x3_train` may run this convolution (see the module doc)."""
+    return (fast_conv.fast_convs_enabled() and x.device.type == 'cpu' and x.dim() == 4 and dilation == 1
+            and padding_mode in ('zeros', 'replicate') and x.dtype == weight.dtype == torch.float32
+            and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+            and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling()
+            and fast_conv.winograd_pays(x, weight))
+
+
+class _Conv3x3Same(torch.autograd.Function):
+    """Size-keeping 3x3 stride-1 convolution, padding 1 (zeros or replicate)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, replicate):
+        ctx.replicate = replicate
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, weight)
+        return fast_conv.conv3x3_same(x, weight, bias, 1, 1, 'replicate' if replicate else 'zeros')
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_out = grad_out.contiguous()
+        grad_x = grad_w = grad_b = None
+        if need_x:
+            flipped = weight.transpose(0, 1).flip(2, 3).contiguous()
+            if ctx.replicate:  # gradient of the padded input, then the padding's own backward
+                grad_padded = fast_conv.winograd_conv(grad_out, flipped, None, 2)
+                grad_x = torch.ops.aten.replication_pad2d_backward(grad_padded, x, [1, 1, 1, 1])
+            else:
+                grad_x = fast_conv.winograd_conv(grad_out, flipped, None, 1)
+        if need_w or need_b:
+            source, padding = (F.pad(x, (1, 1, 1, 1), mode='replicate'), 0) if ctx.replicate else (x, 1)
+            bias_sizes = [weight.shape[0]] if ctx.has_bias else None
+            _, grad_w, grad_b = torch.ops.aten.convolution_backward(
+                grad_out, source, weight, bias_sizes, [1, 1], [padding, padding], [1, 1], False, [0, 0], 1,
+                [False, need_w, need_b and ctx.has_bias])
+        return grad_x, grad_w, grad_b, None
+
+
+def conv3x3_train(x, weight, bias, padding_mode):
+    """``F.conv2d`` of a size-keeping 3x3 convolution (padding 1), for training on the CPU."""
+    return _Conv3x3Same.apply(x, weight, bias, padding_mode == 'replicate')
