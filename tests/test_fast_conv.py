@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from r2rnet_plugin.archs import winograd_training
 from r2rnet_plugin.inference import fast_conv
 
 pytestmark = pytest.mark.skipif(not fast_conv._nnpack_works(), reason='NNPACK is not usable on this CPU')
@@ -13,6 +14,8 @@ def winograd_always(monkeypatch):
     """Winograd for every size, and bands of a few rows (the real thresholds need huge images)."""
     monkeypatch.setattr(fast_conv, '_MIN_WINOGRAD_MACS', 0)
     monkeypatch.setattr(fast_conv, '_BAND_ELEMENTS', 5 * 6 * 23)  # 6 channels x 23 columns: 16-row bands
+    monkeypatch.setattr(winograd_training, '_MIN_CHANNEL_PRODUCT', 0)
+    monkeypatch.setattr(winograd_training, '_MIN_PIXELS', 0)
 
 
 def reference(x, weight, bias, dilation, padding_mode):
@@ -52,14 +55,13 @@ def test_small_convolutions_stay_with_onednn(monkeypatch):
 @pytest.mark.parametrize('padding_mode', ['zeros', 'replicate'])
 @pytest.mark.parametrize('with_bias', [True, False])
 def test_training_convolution_gradients_match_conv2d(winograd_always, padding_mode, with_bias):
-    from r2rnet_plugin.archs.winograd_training import conv3x3_train, fast_cpu_training
     torch.manual_seed(1)
     x, weight = torch.randn(2, 6, 37, 23, requires_grad=True), torch.randn(5, 6, 3, 3, requires_grad=True)
     bias = torch.randn(5, requires_grad=True) if with_bias else None
     grad = torch.randn(2, 5, 37, 23)
-    assert fast_cpu_training(x, weight, 1, padding_mode)
+    assert winograd_training.fast_cpu_training(x, weight, 1, padding_mode)
     results = []
-    for conv in (lambda: conv3x3_train(x, weight, bias, padding_mode), lambda: reference(x, weight, bias, 1, padding_mode)):
+    for conv in (lambda: winograd_training.conv3x3_train(x, weight, bias, padding_mode), lambda: reference(x, weight, bias, 1, padding_mode)):
         out = conv()
         inputs = [x, weight] + ([bias] if with_bias else [])
         results.append((out, *torch.autograd.grad(out, inputs, grad)))
@@ -68,16 +70,23 @@ def test_training_convolution_gradients_match_conv2d(winograd_always, padding_mo
 
 
 def test_training_path_only_where_it_applies(winograd_always):
-    from r2rnet_plugin.archs.winograd_training import fast_cpu_training
     x, weight = torch.randn(1, 4, 16, 16), torch.randn(4, 4, 3, 3, requires_grad=True)
-    assert fast_cpu_training(x, weight, 1, 'replicate')
-    assert not fast_cpu_training(x, weight, 2, 'zeros')  # dilated
-    assert not fast_cpu_training(x, weight, 1, 'reflect')
-    assert not fast_cpu_training(x.double(), weight.double(), 1, 'zeros')
+    assert winograd_training.fast_cpu_training(x, weight, 1, 'replicate')
+    assert not winograd_training.fast_cpu_training(x, weight, 2, 'zeros')  # dilated
+    assert not winograd_training.fast_cpu_training(x, weight, 1, 'reflect')
+    assert not winograd_training.fast_cpu_training(x.double(), weight.double(), 1, 'zeros')
     with torch.no_grad():
-        assert not fast_cpu_training(x, weight, 1, 'zeros')
+        assert not winograd_training.fast_cpu_training(x, weight, 1, 'zeros')
     previous = fast_conv.set_fast_cpu_convs(False)
     try:
-        assert not fast_cpu_training(x, weight, 1, 'zeros')
+        assert not winograd_training.fast_cpu_training(x, weight, 1, 'zeros')
     finally:
         fast_conv.set_fast_cpu_convs(previous)
+
+
+def test_training_path_only_for_wide_convolutions_on_large_maps():
+    weight = torch.randn(128, 128, 3, 3, requires_grad=True)
+    assert winograd_training.fast_cpu_training(torch.randn(1, 128, 96, 96), weight, 1, 'zeros')
+    assert not winograd_training.fast_cpu_training(torch.randn(1, 128, 48, 48), weight, 1, 'zeros')
+    narrow = torch.randn(64, 64, 3, 3, requires_grad=True)
+    assert not winograd_training.fast_cpu_training(torch.randn(1, 64, 96, 96), narrow, 1, 'zeros')

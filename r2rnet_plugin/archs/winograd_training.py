@@ -3,7 +3,8 @@
 Training spends most of its time in 3x3 convolutions: the forward pass, the gradient with
 respect to the input and the one with respect to the weights each cost as much as the forward
 pass. Two of the three are themselves size-keeping 3x3 convolutions and run on NNPACK's
-Winograd kernels (see :mod:`r2rnet_plugin.inference.fast_conv`):
+Winograd kernels (see :mod:`r2rnet_plugin.inference.fast_conv`) for wide convolutions on large
+maps, where that is faster than oneDNN (measured ratios below):
 
 - forward: ``y = conv(pad(x), W)``;
 - input gradient: ``dpad(x) = conv(dy, W')`` with ``W'`` the kernel flipped and its in/out
@@ -21,6 +22,17 @@ from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from r2rnet_plugin.inference import fast_conv
 
+# Forward + both gradients, oneDNN time / this module's (2 AVX-512 cores, batch 4, replicate
+# padding): 16 to 64 channels at 96x96: 0.64-0.81; 128: 1.13; 256: 1.42; 256 at 48x48: 0.94.
+# So only wide convolutions on large maps take this path.
+_MIN_CHANNEL_PRODUCT = 128 * 128
+_MIN_PIXELS = 80 * 80
+
+
+def _winograd_pays_in_training(x, weight):
+    return (weight.shape[0] * weight.shape[1] >= _MIN_CHANNEL_PRODUCT and x.shape[-2] * x.shape[-1] >= _MIN_PIXELS
+            and fast_conv.winograd_pays(x, weight))
+
 
 def fast_cpu_training(x, weight, dilation, padding_mode):
     """Whether :func:`conv3x3_train` may run this convolution (see the module doc)."""
@@ -28,7 +40,7 @@ def fast_cpu_training(x, weight, dilation, padding_mode):
             and padding_mode in ('zeros', 'replicate') and x.dtype == weight.dtype == torch.float32
             and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
             and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling()
-            and fast_conv.winograd_pays(x, weight))
+            and _winograd_pays_in_training(x, weight))
 
 
 class _Conv3x3Same(torch.autograd.Function):
