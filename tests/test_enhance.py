@@ -170,3 +170,14 @@ def test_save_components(tmp_path, weights):
               for name in ('R', 'L', 'R_denoised', 'I_delta')}
     assert shapes == {'R': (21, 34, 3), 'L': (21, 34), 'R_denoised': (21, 34, 3), 'I_delta': (21, 34)}
     assert read(tmp_path / 'out' / 'photo.jpg').shape == (21, 34, 3)
+
+
+def test_channels_last_gives_the_same_output():
+    rgb = dark_image(40, 56).astype(np.float32) / 255
+    model = narrow_model()
+    nchw = Enhancer(model, channels_last=False)(rgb, with_components=True)
+    nhwc = Enhancer(model, channels_last=True)
+    assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in nhwc.model.parameters())
+    for name, values in nhwc(rgb, with_components=True).items():
+        np.testing.assert_allclose(values, nchw[name], atol=1e-4, rtol=1e-4)
