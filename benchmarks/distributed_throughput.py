@@ -114,12 +114,17 @@ def iteration_times(log_text):
     return times
 
 
+def threads_per_process(procs):
+    """The CPU's cores shared out between ``procs`` processes."""
+    return max(1, (os.cpu_count() or 1) // procs)
+
+
 def measure(args, workdir, weights, procs, device):
     name = f'throughput_{device}_{procs}'
     option_file = run_options(args, workdir, weights, name, num_gpu=0 if device == 'cpu' else 'auto')
     env = dict(os.environ)
     if device == 'cpu':
-        env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // procs))
+        env['OMP_NUM_THREADS'] = str(threads_per_process(procs))
         env['CUDA_VISIBLE_DEVICES'] = ''
     if procs == 1:
         command = [sys.executable, '-m', 'basicsr.train', '-opt', option_file]
@@ -158,9 +163,12 @@ def main(argv=None):
             print(f'  {device} x{procs}: {seconds:.3f} s/iter, {images:.2f} images/s', flush=True)
     print(f'\n{"device":<6} {"processes":>9} {"threads/proc":>12} {"s/iter":>8} {"images/s":>9} {"per device":>10} '
           f'{"vs 1 process":>12}')
+    fewest = {}  # device -> (processes, images/s) of its run with the fewest processes
+    for device, procs, _, images in rows:
+        fewest[device] = min(fewest.get(device, (procs, images)), (procs, images))
     for device, procs, seconds, images in rows:
-        base = next(i for d, p, _, i in rows if d == device and p == min(q for e, q, _, _ in rows if e == device))
-        threads = str(max(1, (os.cpu_count() or 1) // procs)) if device == 'cpu' else '-'
+        base = fewest[device][1]
+        threads = str(threads_per_process(procs)) if device == 'cpu' else '-'
         per_device = f'{images / procs:.2f}' if device == 'cuda' else '-'
         print(f'{device:<6} {procs:>9} {threads:>12} {seconds:>8.3f} {images:>9.2f} {per_device:>10} '
               f'{images / base:>11.2f}x')

@@ -66,12 +66,16 @@ def stage_options(stage, root, preset):
                             path={f'pretrain_network_{n}': weights_path(n) for n in earlier})
 
 
+def baseline_network(name, preset):
+    """``network_g`` of the baseline ``name`` (in BASELINES) at the preset's width."""
+    return {**BASELINES[name]['network'], 'channel': preset['baseline_channel'][name]}
+
+
 def baseline_options(name, root, preset):
     """RetinexNet or Zero-DCE (``name`` in BASELINES) trained with the plugin's LLIEModel."""
     spec = BASELINES[name]
-    network = {**spec['network'], 'channel': preset['baseline_channel'][name]}
-    return training_options(name, 'LLIEModel', network, root, preset, preset['iters'][name], spec['lr'],
-                            dict(spec['train']))
+    return training_options(name, 'LLIEModel', baseline_network(name, preset), root, preset, preset['iters'][name],
+                            spec['lr'], dict(spec['train']))
 
 
 def test_options(root, preset):
@@ -86,7 +90,6 @@ def test_options(root, preset):
 
 def benchmark_options(root, preset):
     """The benchmark of R2RNet beside the baselines, all trained on the demo data."""
-    channels = preset['baseline_channel']
     return {
         'name': 'demo', 'dataset': dataset_options(root, 'val', 'test', preset),
         'device': 'auto', 'precision': 'fp32', 'cost_size': list(preset['cost_size']),
@@ -96,9 +99,9 @@ def benchmark_options(root, preset):
             {'name': 'Identity (no enhancement)', 'network': {'type': 'IdentityLLIE'}, 'weights': None},
             {'name': 'Gamma (auto)', 'network': {'type': 'GammaLLIE', 'target_mean': 0.5}, 'weights': None},
             {'name': 'CLAHE', 'network': {'type': 'CLAHELLIE', 'clip_limit': 2.0, 'tile_grid': 8}, 'weights': None},
-            {'name': 'RetinexNet', 'network': {**BASELINES['retinexnet']['network'], 'channel': channels['retinexnet']},
+            {'name': 'RetinexNet', 'network': baseline_network('retinexnet', preset),
              'weights': os.path.join(root, weights_path('retinexnet', 'g'))},
-            {'name': 'Zero-DCE', 'network': {**BASELINES['zerodce']['network'], 'channel': channels['zerodce']},
+            {'name': 'Zero-DCE', 'network': baseline_network('zerodce', preset),
              'weights': os.path.join(root, weights_path('zerodce', 'g'))},
             {'name': 'R2RNet', 'network': {'type': 'R2RNet', 'channel': preset['channel']},
              'weights': os.path.join(root, weights_path('relight', 'g'))},

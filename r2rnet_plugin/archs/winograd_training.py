@@ -18,7 +18,6 @@ convolutions enabled (``R2RNET_FAST_CPU_CONV=0`` turns them off, as for inferenc
 """
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from r2rnet_plugin.inference import fast_conv
 
@@ -36,11 +35,8 @@ def _winograd_pays_in_training(x, weight):
 
 def fast_cpu_training(x, weight, dilation, padding_mode):
     """Whether :func:`conv3x3_train` may run this convolution (see the module doc)."""
-    return (fast_conv.fast_convs_enabled() and x.device.type == 'cpu' and x.dim() == 4 and dilation == 1
-            and padding_mode in ('zeros', 'replicate') and x.dtype == weight.dtype == torch.float32
-            and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-            and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling()
-            and _winograd_pays_in_training(x, weight))
+    return (dilation == 1 and padding_mode in ('zeros', 'replicate') and fast_conv.fast_cpu_float32(x, weight)
+            and fast_conv.records_gradient(x, weight) and _winograd_pays_in_training(x, weight))
 
 
 class _Conv3x3Same(torch.autograd.Function):

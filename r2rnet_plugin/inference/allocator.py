@@ -12,13 +12,16 @@ inference (the ``enhance`` command, benchmarks), not for library import time.
 """
 import ctypes
 import ctypes.util
+import functools
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_MAX = -4
 _NEVER_TRIM = 2 ** 31 - 1  # an int: mallopt takes int values (about 2 GiB of free heap top kept)
 
 
+@functools.lru_cache(maxsize=None)
 def _glibc():
+    """glibc as a ctypes library, or None (found once: ``find_library`` runs ``ldconfig``)."""
     name = ctypes.util.find_library('c')
     libc = ctypes.CDLL(name) if name else None
     # musl, macOS, ...: other allocators, other behaviour; leave them alone

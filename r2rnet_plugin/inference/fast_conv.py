@@ -11,8 +11,8 @@ the same sums faster:
 
 They run only for float32 CPU tensors where no gradient is recorded, no dispatch mode (FLOP
 counters, tracers) is active and nothing is being compiled; everywhere else the callers use
-``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.archs.winograd_training`). ``R2RNET_FAST_CPU_CONV=0`` in the environment or ``set_fast_cpu_convs(False)``
-turns them off.
+``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.archs.winograd_training`).
+``R2RNET_FAST_CPU_CONV=0`` in the environment or ``set_fast_cpu_convs(False)`` turns them off.
 """
 import os
 
@@ -29,17 +29,22 @@ def set_fast_cpu_convs(enabled):
     return previous
 
 
-def fast_convs_enabled():
-    """Whether the fast CPU convolutions are on (``set_fast_cpu_convs``, ``R2RNET_FAST_CPU_CONV``)."""
-    return _state['enabled']
+def fast_cpu_float32(x, weight):
+    """Whether the fast convolutions are on and ``x``/``weight`` suit them, in inference or training:
+    float32 batches on the CPU, no dispatch mode (FLOP counters, tracers), nothing being compiled."""
+    return (_state['enabled'] and x.device.type == 'cpu' and x.dim() == 4
+            and x.dtype == weight.dtype == torch.float32
+            and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling())
+
+
+def records_gradient(x, weight):
+    """Whether autograd records a convolution of ``x`` with ``weight``."""
+    return torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
 
 
 def fast_cpu_inference(x, weight):
     """Whether a convolution of ``x`` with ``weight`` may take a fast kernel of this module."""
-    return (_state['enabled'] and x.device.type == 'cpu' and x.dim() == 4
-            and x.dtype == weight.dtype == torch.float32
-            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
-            and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling())
+    return fast_cpu_float32(x, weight) and not records_gradient(x, weight)
 
 
 def _nnpack_works():
