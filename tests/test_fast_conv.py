@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from r2rnet_plugin.archs import winograd_training
+from r2rnet_plugin.archs import tiled_weight_gradient, winograd_training
 from r2rnet_plugin.inference import fast_conv
 
 pytestmark = pytest.mark.skipif(not fast_conv._nnpack_works(), reason='NNPACK is not usable on this CPU')
@@ -14,8 +14,8 @@ def winograd_always(monkeypatch):
     """Winograd for every size, and bands of a few rows (the real thresholds need huge images)."""
     monkeypatch.setattr(fast_conv, '_MIN_WINOGRAD_MACS', 0)
     monkeypatch.setattr(fast_conv, '_BAND_ELEMENTS', 5 * 6 * 23)  # 6 channels x 23 columns: 16-row bands
-    monkeypatch.setattr(winograd_training, '_MIN_CHANNEL_PRODUCT', 0)
-    monkeypatch.setattr(winograd_training, '_MIN_PIXELS', 0)
+    monkeypatch.setattr(winograd_training, '_MIN_WINOGRAD_MACS', 0)
+    monkeypatch.setattr(winograd_training, '_MIN_TILED_WEIGHT_GRADIENT_MACS', 0)
 
 
 def reference(x, weight, bias, dilation, padding_mode):
@@ -90,3 +90,15 @@ def test_training_path_only_for_wide_convolutions_on_large_maps():
     assert not winograd_training.fast_cpu_training(torch.randn(1, 128, 48, 48), weight, 1, 'zeros')
     narrow = torch.randn(64, 64, 3, 3, requires_grad=True)
     assert not winograd_training.fast_cpu_training(torch.randn(1, 64, 96, 96), narrow, 1, 'zeros')
+
+
+@pytest.mark.parametrize('height,width', [(28, 42), (37, 23), (13, 5), (96, 49)])
+@pytest.mark.parametrize('replicate', [True, False])
+def test_tiled_weight_gradient_matches_onednn(height, width, replicate):
+    torch.manual_seed(height * width)
+    x, grad = torch.randn(2, 5, height, width), torch.randn(2, 7, height, width)
+    padded = F.pad(x, (1, 1, 1, 1), mode='replicate' if replicate else 'constant')
+    want = torch.ops.aten.convolution_backward(grad, padded, torch.empty(7, 5, 3, 3), None, [1, 1], [0, 0], [1, 1],
+                                               False, [0, 0], 1, [False, True, False])[1]
+    got = tiled_weight_gradient.weight_gradient_3x3(x, grad, replicate)
+    torch.testing.assert_close(got, want, atol=1e-4 * want.abs().max().item(), rtol=1e-4)

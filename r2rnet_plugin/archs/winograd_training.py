@@ -10,7 +10,9 @@ maps, where that is faster than oneDNN (measured ratios below):
 - input gradient: ``dpad(x) = conv(dy, W')`` with ``W'`` the kernel flipped and its in/out
   channels swapped, zero padding 2, folded back onto ``x`` for replicate padding (zero padding:
   padding 1, nothing to fold);
-- the weight and bias gradients stay with oneDNN (``aten.convolution_backward``).
+- the weight gradient, on the largest of them, by tiles in NNPACK's FFT convolution
+  (:mod:`r2rnet_plugin.archs.tiled_weight_gradient`), elsewhere by oneDNN
+  (``aten.convolution_backward``), which also gives the bias gradient.
 
 The results differ from ``F.conv2d``'s by rounding only. Used for float32 CPU tensors when a
 gradient is recorded, dilation 1, no dispatch mode or compilation active, and the fast
@@ -19,18 +21,24 @@ convolutions enabled (``R2RNET_FAST_CPU_CONV=0`` turns them off, as for inferenc
 import torch
 import torch.nn.functional as F
 
+from r2rnet_plugin.archs.tiled_weight_gradient import weight_gradient_3x3
 from r2rnet_plugin.inference import fast_conv
 
-# Forward + both gradients, oneDNN time / this module's (2 AVX-512 cores, batch 4, replicate
-# padding): 16 to 64 channels at 96x96: 0.64-0.81; 128: 1.13; 256: 1.42; 256 at 48x48: 0.94.
-# So only wide convolutions on large maps take this path.
-_MIN_CHANNEL_PRODUCT = 128 * 128
-_MIN_PIXELS = 80 * 80
+# Per image, a 3x3 convolution costs weight.numel() * H * W multiply-adds. Measured against
+# oneDNN (2 AVX-512 cores, batch 4, R2RNet's shapes), NNPACK's Winograd forward / input gradient
+# ran 1.7-2.3x faster from 2.7e9 (e.g. 128->256 channels at 96x96), 1.2-1.8x at 1.4e9 (256->256
+# at 96x49 or 48x48, 256->64 at 96x96), 0.8-1.7x at 0.7e9 (mixed) and slower below; the tiled
+# weight gradient 1.3-1.7x from 2.7e9, 0.97-1.35x at 1.4e9 and slower below.
+_MIN_WINOGRAD_MACS = 2 ** 30
+_MIN_TILED_WEIGHT_GRADIENT_MACS = 2 ** 31
+
+
+def _macs_per_image(x, weight):
+    return weight.numel() * x.shape[-2] * x.shape[-1]
 
 
 def _winograd_pays_in_training(x, weight):
-    return (weight.shape[0] * weight.shape[1] >= _MIN_CHANNEL_PRODUCT and x.shape[-2] * x.shape[-1] >= _MIN_PIXELS
-            and fast_conv.winograd_pays(x, weight))
+    return _macs_per_image(x, weight) >= _MIN_WINOGRAD_MACS and fast_conv.winograd_pays(x, weight)
 
 
 def fast_cpu_training(x, weight, dilation, padding_mode):
@@ -62,12 +70,16 @@ class _Conv3x3Same(torch.autograd.Function):
                 grad_x = torch.ops.aten.replication_pad2d_backward(grad_padded, x, [1, 1, 1, 1])
             else:
                 grad_x = fast_conv.winograd_conv(grad_out, flipped, None, 1)
-        if need_w or need_b:
+        if need_w and _macs_per_image(x, weight) >= _MIN_TILED_WEIGHT_GRADIENT_MACS:
+            grad_w = weight_gradient_3x3(x, grad_out, ctx.replicate)
+            need_w = False
+        if need_b and ctx.has_bias:
+            grad_b = grad_out.sum((0, 2, 3))
+        if need_w:
             source, padding = (F.pad(x, (1, 1, 1, 1), mode='replicate'), 0) if ctx.replicate else (x, 1)
-            bias_sizes = [weight.shape[0]] if ctx.has_bias else None
-            _, grad_w, grad_b = torch.ops.aten.convolution_backward(
-                grad_out, source, weight, bias_sizes, [1, 1], [padding, padding], [1, 1], False, [0, 0], 1,
-                [False, need_w, need_b and ctx.has_bias])
+            _, grad_w, _ = torch.ops.aten.convolution_backward(
+                grad_out, source, weight, None, [1, 1], [padding, padding], [1, 1], False, [0, 0], 1,
+                [False, True, False])
         return grad_x, grad_w, grad_b, None
 
 

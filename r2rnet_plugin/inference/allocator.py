@@ -8,7 +8,8 @@ memory is reused; 1920x1080, 168 s (123 s system time) against 104 s. With ``mma
 ``malloc`` and no trimming of the heap, freed blocks are reused. The price: more memory
 (fragmentation: 1920x1080 peaked at 14.8 GB against 10.3 GB), kept until
 :func:`release_freed_memory` or the end of the process. Meant for programs whose main work is
-inference (the ``enhance`` command, benchmarks), not for library import time.
+inference or training (the ``enhance`` command, benchmarks, CPU training: about 0.3 s of system
+time less per Relight step at batch 4, 96x96), not for library import time.
 """
 import ctypes
 import ctypes.util
@@ -33,6 +34,11 @@ def release_freed_memory():
     libc = _glibc()
     if libc is not None and hasattr(libc, 'malloc_trim'):
         libc.malloc_trim(0)
+
+
+def reuse_freed_memory_on_cpu(device):
+    """:func:`reuse_freed_memory` when ``device`` (a ``torch.device``) is the CPU."""
+    return device.type == 'cpu' and reuse_freed_memory()
 
 
 def reuse_freed_memory():

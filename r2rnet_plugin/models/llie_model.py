@@ -6,6 +6,7 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
+from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import ComponentsForward, wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
@@ -73,6 +74,7 @@ class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
 
     # ---------------------------------------------------------------------------------- training
     def init_training_settings(self):
+        reuse_freed_memory_on_cpu(self.device)  # training allocates the same large tensors every step
         self.net_g.train()
         train_opt = self.opt['train']
         self.losses = OrderedDict((key, build_checked_loss(train_opt[key], f'train: {key}').to(self.device))

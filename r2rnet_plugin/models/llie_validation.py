@@ -6,6 +6,7 @@ from tqdm import tqdm
 
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger, imwrite, tensor2img
+from r2rnet_plugin.inference.allocator import release_freed_memory
 
 COMPONENT_NAMES = ('R', 'L', 'R_denoised', 'I_delta')
 
@@ -53,6 +54,7 @@ class LLIEValidationMixin:
             self.__dict__.pop('gt', None)
             pbar.update(1)
         pbar.close()
+        release_freed_memory()  # whole validation images need far more memory than training crops
         if metrics:
             for name in metrics:
                 self.metric_results[name] /= idx + 1

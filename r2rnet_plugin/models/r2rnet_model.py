@@ -7,6 +7,7 @@ from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.archs.r2rnet_arch import run_stages
+from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
@@ -102,6 +103,7 @@ class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
 
     # ---------------------------------------------------------------------------------- training
     def init_training_settings(self):
+        reuse_freed_memory_on_cpu(self.device)  # training allocates the same large tensors every step
         train_opt = self.opt['train']
         for name in SUB_NETWORKS:
             trained = name in self.stage.trained
