@@ -15,7 +15,6 @@ def winograd_always(monkeypatch):
     monkeypatch.setattr(fast_conv, '_MIN_WINOGRAD_MACS', 0)
     monkeypatch.setattr(fast_conv, '_BAND_ELEMENTS', 5 * 6 * 23)  # 6 channels x 23 columns: 16-row bands
     monkeypatch.setattr(winograd_training, '_MIN_WINOGRAD_MACS', 0)
-    monkeypatch.setattr(winograd_training, '_MIN_TILED_WEIGHT_GRADIENT_MACS', 0)
 
 
 def reference(x, weight, bias, dilation, padding_mode):
@@ -102,3 +101,15 @@ def test_tiled_weight_gradient_matches_onednn(height, width, replicate):
                                                False, [0, 0], 1, [False, True, False])[1]
     got = tiled_weight_gradient.weight_gradient_3x3(x, grad, replicate)
     torch.testing.assert_close(got, want, atol=1e-4 * want.abs().max().item(), rtol=1e-4)
+
+
+def test_weight_gradient_falls_back_to_onednn(winograd_always, monkeypatch):
+    def refuse(*args):
+        raise RuntimeError('NNPACK SpatialConvolution_updateOutput failed')
+    monkeypatch.setattr(winograd_training, 'weight_gradient_3x3', refuse)
+    torch.manual_seed(2)
+    x, weight = torch.randn(2, 3, 11, 9), torch.randn(4, 3, 3, 3, requires_grad=True)
+    for padding_mode in ('zeros', 'replicate'):
+        got, = torch.autograd.grad(winograd_training.conv3x3_train(x, weight, None, padding_mode).sum(), weight)
+        want, = torch.autograd.grad(reference(x, weight, None, 1, padding_mode).sum(), weight)
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)

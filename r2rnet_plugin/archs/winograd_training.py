@@ -2,17 +2,17 @@
 
 Training spends most of its time in 3x3 convolutions: the forward pass, the gradient with
 respect to the input and the one with respect to the weights each cost as much as the forward
-pass. Two of the three are themselves size-keeping 3x3 convolutions and run on NNPACK's
-Winograd kernels (see :mod:`r2rnet_plugin.inference.fast_conv`) for wide convolutions on large
-maps, where that is faster than oneDNN (measured ratios below):
+pass. For wide convolutions on large maps, where that is faster than oneDNN (measured ratios
+below), all three run on NNPACK: two of them are themselves size-keeping 3x3 convolutions
+(Winograd kernels, see :mod:`r2rnet_plugin.inference.fast_conv`), the third is an FFT
+convolution of tiles:
 
 - forward: ``y = conv(pad(x), W)``;
 - input gradient: ``dpad(x) = conv(dy, W')`` with ``W'`` the kernel flipped and its in/out
   channels swapped, zero padding 2, folded back onto ``x`` for replicate padding (zero padding:
   padding 1, nothing to fold);
-- the weight gradient, on the largest of them, by tiles in NNPACK's FFT convolution
-  (:mod:`r2rnet_plugin.archs.tiled_weight_gradient`), elsewhere by oneDNN
-  (``aten.convolution_backward``), which also gives the bias gradient.
+- the weight gradient, by tiles in NNPACK's FFT convolution
+  (:mod:`r2rnet_plugin.archs.tiled_weight_gradient`); the bias gradient, a sum.
 
 The results differ from ``F.conv2d``'s by rounding only. Used for float32 CPU tensors when a
 gradient is recorded, dilation 1, no dispatch mode or compilation active, and the fast
@@ -24,13 +24,12 @@ import torch.nn.functional as F
 from r2rnet_plugin.archs.tiled_weight_gradient import weight_gradient_3x3
 from r2rnet_plugin.inference import fast_conv
 
-# Per image, a 3x3 convolution costs weight.numel() * H * W multiply-adds. Measured against
-# oneDNN (2 AVX-512 cores, batch 4, R2RNet's shapes), NNPACK's Winograd forward / input gradient
-# ran 1.7-2.3x faster from 2.7e9 (e.g. 128->256 channels at 96x96), 1.2-1.8x at 1.4e9 (256->256
-# at 96x49 or 48x48, 256->64 at 96x96), 0.8-1.7x at 0.7e9 (mixed) and slower below; the tiled
-# weight gradient 1.3-1.7x from 2.7e9, 0.97-1.35x at 1.4e9 and slower below.
+# Per image, a 3x3 convolution costs weight.numel() * H * W multiply-adds. Forward plus both
+# gradients, measured against oneDNN in the same run (2 AVX-512 cores, batch 4, R2RNet's
+# shapes): 1.8x for 256->256 channels at 96x96 (5.4e9), 1.5-2.0x for 128<->256 at 96x96 (2.7e9),
+# 1.2-1.5x at 96x49 (1.4e9-2.8e9) and 256->64 at 96x96, 1.1x for 256->256 at 48x48 (1.4e9);
+# about 1.0 at 0.7e9 and slower below.
 _MIN_WINOGRAD_MACS = 2 ** 30
-_MIN_TILED_WEIGHT_GRADIENT_MACS = 2 ** 31
 
 
 def _macs_per_image(x, weight):
@@ -45,6 +44,17 @@ def fast_cpu_training(x, weight, dilation, padding_mode):
     """Whether :func:`conv3x3_train` may run this convolution (see the module doc)."""
     return (dilation == 1 and padding_mode in ('zeros', 'replicate') and fast_conv.fast_cpu_float32(x, weight)
             and fast_conv.records_gradient(x, weight) and _winograd_pays_in_training(x, weight))
+
+
+def _weight_gradient(x, grad_out, weight, replicate):
+    """By tiles in NNPACK's FFT convolution; by oneDNN if NNPACK refuses the shape."""
+    try:
+        return weight_gradient_3x3(x, grad_out, replicate)
+    except RuntimeError:
+        source, padding = (F.pad(x, (1, 1, 1, 1), mode='replicate'), 0) if replicate else (x, 1)
+        return torch.ops.aten.convolution_backward(
+            grad_out, source, weight, None, [1, 1], [padding, padding], [1, 1], False, [0, 0], 1,
+            [False, True, False])[1]
 
 
 class _Conv3x3Same(torch.autograd.Function):
@@ -70,16 +80,10 @@ class _Conv3x3Same(torch.autograd.Function):
                 grad_x = torch.ops.aten.replication_pad2d_backward(grad_padded, x, [1, 1, 1, 1])
             else:
                 grad_x = fast_conv.winograd_conv(grad_out, flipped, None, 1)
-        if need_w and _macs_per_image(x, weight) >= _MIN_TILED_WEIGHT_GRADIENT_MACS:
-            grad_w = weight_gradient_3x3(x, grad_out, ctx.replicate)
-            need_w = False
+        if need_w:
+            grad_w = _weight_gradient(x, grad_out, weight, ctx.replicate)
         if need_b and ctx.has_bias:
             grad_b = grad_out.sum((0, 2, 3))
-        if need_w:
-            source, padding = (F.pad(x, (1, 1, 1, 1), mode='replicate'), 0) if ctx.replicate else (x, 1)
-            _, grad_w, _ = torch.ops.aten.convolution_backward(
-                grad_out, source, weight, None, [1, 1], [padding, padding], [1, 1], False, [0, 0], 1,
-                [False, True, False])
         return grad_x, grad_w, grad_b, None
 
 
