@@ -277,6 +277,38 @@ def _patch_final_validation_iteration():
     BaseModel.validation = clamped
 
 
+def _patch_message_logger_eta():
+    """Problem 20: ``MessageLogger`` estimates the time left as the mean time per iteration
+    times ``total_iter - iter - 1``, so the message at the last iteration shows a negative ETA
+    ('-1 day, 23:59:..'), and the mean divides the time since ``reset_start_time`` (called after
+    iteration 1) by ``iter + 1`` iterations. Here the mean is over the iterations actually timed
+    and the ETA counts the iterations left, never fewer than zero."""
+    logger_module = importlib.import_module('basicsr.utils.logger')
+
+    class MessageLogger(logger_module.MessageLogger):
+        def __init__(self, opt, start_iter=1, tb_logger=None):
+            super().__init__(opt, start_iter, tb_logger)
+            self.done_at_start = start_iter  # iterations already done when the clock started
+
+        def reset_start_time(self):  # train_pipeline calls it after iteration 1
+            super().reset_start_time()
+            self.done_at_start = 1
+
+        def __call__(self, log_vars):
+            # The base class computes mean = elapsed / (iter - start_iter + 1) and
+            # eta = mean * (max_iters - iter - 1); these two values make that exact.
+            current_iter, max_iters = log_vars['iter'], self.max_iters
+            self.start_iter = min(self.done_at_start, current_iter - 1) + 1
+            self.max_iters = max(max_iters, current_iter) + 1
+            try:
+                return super().__call__(log_vars)
+            finally:
+                self.max_iters = max_iters
+
+    MessageLogger.__doc__ = logger_module.MessageLogger.__doc__
+    _replace_everywhere('basicsr.utils.logger', 'MessageLogger', MessageLogger)
+
+
 def save_network(self, net, net_label, current_iter, param_key='params'):
     """Replacement for ``BaseModel.save_network`` (same file names and content).
 
@@ -457,6 +489,7 @@ def patch_basicsr():
     base_model = importlib.import_module('basicsr.models.base_model').BaseModel
     base_model.model_to_device = model_to_device
     _patch_final_validation_iteration()
+    _patch_message_logger_eta()  # problem 20
     master_only = importlib.import_module('basicsr.utils.dist_util').master_only
     base_model.save_network = master_only(save_network)  # problems 14, 26
     base_model.save_training_state = master_only(save_training_state)  # problems 14, 30
