@@ -113,3 +113,15 @@ def test_weight_gradient_falls_back_to_onednn(winograd_always, monkeypatch):
         got, = torch.autograd.grad(winograd_training.conv3x3_train(x, weight, None, padding_mode).sum(), weight)
         want, = torch.autograd.grad(reference(x, weight, None, 1, padding_mode).sum(), weight)
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_tiled_weight_gradient_in_chunks_of_images(monkeypatch):
+    torch.manual_seed(3)
+    x, grad = torch.randn(5, 4, 20, 30), torch.randn(5, 6, 20, 30)
+    whole = tiled_weight_gradient.weight_gradient_3x3(x, grad, True)
+    monkeypatch.setattr(tiled_weight_gradient, '_MAX_CHUNK_ELEMENTS', 2 * 6 * 16 * 16 * 6)  # 2 images per call
+    calls = []
+    tiled = tiled_weight_gradient._tiled
+    monkeypatch.setattr(tiled_weight_gradient, '_tiled', lambda x, *a: calls.append(len(x)) or tiled(x, *a))
+    torch.testing.assert_close(tiled_weight_gradient.weight_gradient_3x3(x, grad, True), whole, atol=1e-4, rtol=1e-4)
+    assert calls == [2, 2, 1]

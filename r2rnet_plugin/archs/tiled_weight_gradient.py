@@ -46,13 +46,30 @@ def _gradient_tiles(grad_out, tiles_h, tiles_w):
     return tiles.view(o, n * tiles_h * tiles_w, TILE, TILE)
 
 
+# Images per NNPACK call are limited so that the tiled copies and NNPACK's transformed copies
+# (each about the size of the input or of the output gradient) stay near 512 MB apiece.
+_MAX_CHUNK_ELEMENTS = 2 ** 27
+
+
+def _tiled(x, grad_out, replicate, tiles_h, tiles_w):
+    windows = _input_windows(x, replicate, tiles_h, tiles_w)
+    kernels = _gradient_tiles(grad_out, tiles_h, tiles_w)
+    return torch._nnpack_spatial_convolution(windows, kernels, None, [0, 0])  # [I, O, 3, 3]
+
+
 def weight_gradient_3x3(x, grad_out, replicate):
     """``dW [O, I, 3, 3]`` of ``y = conv3x3(pad(x, 1), W)`` (replicate or zero padding) given ``dy``.
 
     ``x`` and ``grad_out`` are float32 CPU tensors of the same spatial size; NNPACK must work.
+    Large batches are done a few images at a time (see ``_MAX_CHUNK_ELEMENTS``).
     """
-    h, w = x.shape[-2:]
+    n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
     tiles_h, tiles_w = -(-h // TILE), -(-w // TILE)
-    windows = _input_windows(x, replicate, tiles_h, tiles_w)
-    kernels = _gradient_tiles(grad_out.contiguous(), tiles_h, tiles_w)
-    return torch._nnpack_spatial_convolution(windows, kernels, None, [0, 0]).transpose(0, 1).contiguous()
+    per_image = tiles_h * tiles_w * WINDOW * WINDOW * max(x.shape[1], grad_out.shape[1])
+    chunk = max(1, _MAX_CHUNK_ELEMENTS // per_image)
+    grad_out = grad_out.contiguous()
+    total = None
+    for start in range(0, n, chunk):
+        part = _tiled(x[start:start + chunk], grad_out[start:start + chunk], replicate, tiles_h, tiles_w)
+        total = part if total is None else total.add_(part)
+    return total.transpose(0, 1).contiguous()
