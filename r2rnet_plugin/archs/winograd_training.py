@@ -32,18 +32,10 @@ from r2rnet_plugin.inference import fast_conv
 _MIN_WINOGRAD_MACS = 2 ** 30
 
 
-def _macs_per_image(x, weight):
-    return weight.numel() * x.shape[-2] * x.shape[-1]
-
-
-def _winograd_pays_in_training(x, weight):
-    return _macs_per_image(x, weight) >= _MIN_WINOGRAD_MACS and fast_conv.winograd_pays(x, weight)
-
-
 def fast_cpu_training(x, weight, dilation, padding_mode):
     """Whether :func:`conv3x3_train` may run this convolution (see the module doc)."""
     return (dilation == 1 and padding_mode in ('zeros', 'replicate') and fast_conv.fast_cpu_float32(x, weight)
-            and fast_conv.records_gradient(x, weight) and _winograd_pays_in_training(x, weight))
+            and fast_conv.records_gradient(x, weight) and fast_conv.winograd_pays(x, weight, _MIN_WINOGRAD_MACS))
 
 
 def _weight_gradient(x, grad_out, weight, replicate):

@@ -103,9 +103,11 @@ def _winograd_image(img, weight, bias, padding):
     return out
 
 
-def winograd_pays(x, weight):
-    """Whether NNPACK works here and the 3x3 convolution of ``x`` is large enough to gain from it."""
-    return _nnpack_works() and weight.numel() * x.shape[-2] * x.shape[-1] >= _MIN_WINOGRAD_MACS
+def winograd_pays(x, weight, min_macs=None):
+    """Whether NNPACK works here and the 3x3 convolution of ``x`` is large enough to gain from it:
+    at least ``min_macs`` multiply-adds per image (default: inference's ``_MIN_WINOGRAD_MACS``)."""
+    min_macs = _MIN_WINOGRAD_MACS if min_macs is None else min_macs
+    return _nnpack_works() and weight.numel() * x.shape[-2] * x.shape[-1] >= min_macs
 
 
 def winograd_conv(x, weight, bias, padding=0):
