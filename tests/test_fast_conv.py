@@ -13,6 +13,7 @@ pytestmark = pytest.mark.skipif(not fast_conv._nnpack_works(), reason='NNPACK is
 def winograd_always(monkeypatch):
     """Winograd for every size, and bands of a few rows (the real thresholds need huge images)."""
     monkeypatch.setattr(fast_conv, '_MIN_WINOGRAD_MACS', 0)
+    monkeypatch.setattr(fast_conv, '_MIN_WINOGRAD_PIXELS', 0)
     monkeypatch.setattr(fast_conv, '_BAND_ELEMENTS', 5 * 6 * 23)  # 6 channels x 23 columns: 16-row bands
     monkeypatch.setattr(winograd_training, '_MIN_WINOGRAD_MACS', 0)
 
@@ -45,10 +46,26 @@ def test_banded_convolution_equals_one_pass(winograd_always, monkeypatch):
 def test_small_convolutions_stay_with_onednn(monkeypatch):
     calls = []
     monkeypatch.setattr(fast_conv, 'winograd_conv', lambda *a, **k: calls.append(a) or F.conv2d(a[0], a[1], a[2], padding=1))
-    x, weight = torch.randn(1, 4, 8, 8), torch.randn(4, 4, 3, 3)
+    few_macs = torch.randn(1, 4, 8, 8), torch.randn(4, 4, 3, 3)
+    small_map = torch.randn(1, 256, 24, 24), torch.randn(256, 256, 3, 3)  # 85 M multiply-adds, 576 pixels
     with torch.no_grad():
-        fast_conv.conv3x3_same(x, weight, None, padding=1)
+        for x, weight in (few_macs, small_map):
+            fast_conv.conv3x3_same(x, weight, None, padding=1)
     assert not calls
+    assert fast_conv.winograd_pays(torch.randn(1, 256, 64, 64), small_map[1])
+
+
+def test_fast_paths_step_aside_under_cpu_autocast():
+    """Autocast asks for bfloat16 convolutions: the float32 fast kernels must not answer instead."""
+    from r2rnet_plugin.archs.r2r_blocks import conv3x3
+    conv = conv3x3(64, 64)
+    x = torch.randn(1, 64, 96, 96)
+    assert fast_conv.fast_cpu_inference(x, conv.weight.detach())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert not fast_conv.fast_cpu_float32(x, conv.weight)
+        assert conv(x.requires_grad_()).dtype == torch.bfloat16
+        with torch.no_grad():
+            assert conv(x).dtype == torch.bfloat16
 
 
 @pytest.mark.parametrize('padding_mode', ['zeros', 'replicate'])

@@ -10,8 +10,8 @@ the same sums faster:
 - 1x1: one matrix product per image (MKL), no layout reorders: about 2x.
 
 They run only for float32 CPU tensors where no gradient is recorded, no dispatch mode (FLOP
-counters, tracers) is active and nothing is being compiled; everywhere else the callers use
-``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.archs.winograd_training`).
+counters, tracers) or CPU autocast is active and nothing is being compiled; everywhere else the
+callers use ``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.archs.winograd_training`).
 ``R2RNET_FAST_CPU_CONV=0`` in the environment or ``set_fast_cpu_convs(False)`` turns them off.
 """
 import os
@@ -31,9 +31,10 @@ def set_fast_cpu_convs(enabled):
 
 def fast_cpu_float32(x, weight):
     """Whether the fast convolutions are on and ``x``/``weight`` suit them, in inference or training:
-    float32 batches on the CPU, no dispatch mode (FLOP counters, tracers), nothing being compiled."""
+    float32 batches on the CPU, no dispatch mode (FLOP counters, tracers), no CPU autocast (it
+    asks for bfloat16 convolutions), nothing being compiled."""
     return (_state['enabled'] and x.device.type == 'cpu' and x.dim() == 4
-            and x.dtype == weight.dtype == torch.float32
+            and x.dtype == weight.dtype == torch.float32 and not torch.is_autocast_enabled('cpu')
             and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling())
 
 
@@ -74,8 +75,12 @@ def _per_image(fn, x):
 
 
 # Smaller convolutions (per image) stay with oneDNN: NNPACK's per-call costs (transforms, its
-# spinning thread pool, which on a busy machine burns CPU) outweigh its savings there.
+# spinning thread pool, which on a busy machine burns CPU) outweigh its savings there. Small maps
+# lose whatever the channels (it transforms every kernel for every image): oneDNN-time /
+# NNPACK-time, batch 4, 2 AVX-512 cores, measured side by side: 0.1-0.2 at 12x12, 0.3-0.6 at
+# 24x24, 0.5-1.3 at 48x48, 1.2-2.3 at 72x72 (any of 64..512 channels in and out).
 _MIN_WINOGRAD_MACS = 2 ** 26
+_MIN_WINOGRAD_PIXELS = 64 * 64
 _BAND_ELEMENTS = 2 ** 27  # larger inputs (per image, 512 MB) are convolved in bands of rows
 
 
@@ -105,9 +110,14 @@ def _winograd_image(img, weight, bias, padding):
 
 def winograd_pays(x, weight, min_macs=None):
     """Whether NNPACK works here and the 3x3 convolution of ``x`` is large enough to gain from it:
-    at least ``min_macs`` multiply-adds per image (default: inference's ``_MIN_WINOGRAD_MACS``)."""
-    min_macs = _MIN_WINOGRAD_MACS if min_macs is None else min_macs
-    return _nnpack_works() and weight.numel() * x.shape[-2] * x.shape[-1] >= min_macs
+    at least ``min_macs`` multiply-adds per image, or by default inference's thresholds
+    (``_MIN_WINOGRAD_MACS`` multiply-adds and ``_MIN_WINOGRAD_PIXELS`` pixels per image)."""
+    pixels = x.shape[-2] * x.shape[-1]
+    if min_macs is None:
+        if pixels < _MIN_WINOGRAD_PIXELS:
+            return False
+        min_macs = _MIN_WINOGRAD_MACS
+    return _nnpack_works() and weight.numel() * pixels >= min_macs
 
 
 def winograd_conv(x, weight, bias, padding=0):
