@@ -145,6 +145,26 @@ def test_retinexnet_losses_reach_every_part():
     assert all(p.grad is not None for p in model.net_g.parameters())
 
 
+@pytest.mark.parametrize('network, losses', [
+    ({'type': 'ZeroDCE', 'channel': 8}, {'nonref_opt': {'type': 'ZeroDCELoss'}, 'grad_clip_norm': 0.1}),
+    ({'type': 'RetinexNet', 'channel': 8}, {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0},
+                                            'pixel_opt': {'type': 'L1Loss'}})])
+def test_llie_model_trains_under_bf16_autocast(network, losses):
+    model = LLIEModel(model_options(network, mixed_precision='bf16', **losses))
+    conv_dtypes = set()
+    for module in model.net_g.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda module, inputs, out: conv_dtypes.add(out.dtype))
+    before = {k: v.clone() for k, v in model.net_g.state_dict().items()}
+    model.feed_data({'lq': dark_image((2, 3, 24, 24)), 'gt': torch.rand(2, 3, 24, 24)})
+    model.optimize_parameters(1)
+    assert conv_dtypes == {torch.bfloat16}
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in model.get_current_log().values())
+    after = model.net_g.state_dict()
+    assert all(after[k].dtype == torch.float32 for k in after)
+    assert any(not torch.equal(after[k], before[k]) for k in after)
+
+
 def shrunk_options(name, data, total_iter=2):
     """The project's option file for ``name`` shrunk to tiny data and a few CPU iterations."""
     with open(os.path.join(REPO, 'options', f'train_{name}_lol.yml')) as f:

@@ -49,6 +49,9 @@ def test_closest_key_is_suggested():
     (lambda o: o['train'].update(ema_decay=0.999), "'train: ema_decay'"),
     (lambda o: o['train'].update(max_nonfinite_steps=0), "'train: max_nonfinite_steps' must be a positive integer"),
     (lambda o: o['train'].update(total_iter=10.5), "'train: total_iter' must be a positive integer"),
+    (lambda o: o['train'].update(mixed_precision='bf61'),
+     "'train: mixed_precision' must be one of fp32, bf16, fp16; got 'bf61'; did you mean 'bf16'\\?"),
+    (lambda o: o['train'].update(mixed_precision='fp16'), "'train: mixed_precision': fp16 training needs CUDA"),
     (lambda o: o['val'].update(save_imgs=True), "unknown option 'val: save_imgs'; did you mean 'save_img'"),
     (lambda o: o['val'].update(val_freq=0), "'val: val_freq' must be a positive integer"),
 ])
@@ -60,7 +63,7 @@ def test_r2rnet_model_option_errors(tmp_path, edit, message):
 
 
 def test_known_options_pass(tmp_path):
-    opt = relight_options(tmp_path, ema_decay=0, max_nonfinite_steps=3)
+    opt = relight_options(tmp_path, ema_decay=0, max_nonfinite_steps=3, mixed_precision='fp32')
     opt['val'].update(suffix='x', pbar=False, tb_images=1, save_components=True, output='enhanced')
     assert build(opt, tmp_path).max_nonfinite_steps == 3
 
@@ -81,6 +84,8 @@ def test_llie_model_option_errors():
         LLIEModel(llie_options(nonref_opt={'type': 'ZeroDCELoss', 'exposure_wieght': 10.0}))
     with pytest.raises(OptionError, match="'train: grad_clip_norm' must be a finite number"):
         LLIEModel(llie_options(grad_clip_norm='big'))
+    with pytest.raises(OptionError, match="'train: mixed_precision' must be one of"):
+        LLIEModel(llie_options(mixed_precision=True))
 
 
 def test_losses_check_their_weights_when_built_directly():

@@ -151,13 +151,15 @@ STAGE_PATHS = {'decom': (), 'denoise': ('decom',), 'relight': ('decom', 'denoise
 
 # Decom-Net ends in LeakyReLU then sigmoid (as published), so pushing R or L below 0.5 needs
 # large weights: its stage needs a larger learning rate to move within a few steps.
-@pytest.mark.parametrize('stage, lr, steps', [('decom', 1e-2, 60), ('denoise', 1e-3, 40),
-                                              ('relight', 1e-3, 40), ('joint', 1e-3, 40)])
-def test_overfitting_one_batch_lowers_the_loss_and_leaves_frozen_networks_alone(tiny, pretrained, stage, lr, steps):
+@pytest.mark.parametrize('stage, lr, steps, precision', [
+    ('decom', 1e-2, 60, 'fp32'), ('denoise', 1e-3, 40, 'fp32'), ('relight', 1e-3, 40, 'fp32'),
+    ('joint', 1e-3, 40, 'fp32'), ('relight', 1e-3, 40, 'bf16'), ('decom', 1e-2, 60, 'bf16')])
+def test_overfitting_one_batch_lowers_the_loss_and_leaves_frozen_networks_alone(tiny, pretrained, stage, lr, steps,
+                                                                                 precision):
     paths = {f'pretrain_network_{n}': pretrained[f'pretrain_network_{n}'] for n in STAGE_PATHS[stage]}
     torch.manual_seed(0)
     opt = stage_options('relight' if stage == 'joint' else stage, tiny['data'], tiny['vgg'], **paths)
-    opt['train'].update(stage=stage)
+    opt['train'].update(stage=stage, mixed_precision=precision)
     opt['train']['optim_g']['lr'] = lr
     model = build_model(runtime_options(opt, tiny['root']))
     frozen = {n: {k: v.clone() for k, v in getattr(model.net_g, n).state_dict().items()}
@@ -174,6 +176,57 @@ def test_overfitting_one_batch_lowers_the_loss_and_leaves_frozen_networks_alone(
         assert not sub.training
         assert all(torch.equal(sub.state_dict()[k], v) for k, v in state.items()), name
         assert all(not p.requires_grad for p in sub.parameters())
+
+
+def relight_model(tiny, pretrained, precision, num_gpu=0):
+    paths = {f'pretrain_network_{n}': pretrained[f'pretrain_network_{n}'] for n in STAGE_PATHS['relight']}
+    opt = stage_options('relight', tiny['data'], tiny['vgg'], **paths)
+    opt['train']['mixed_precision'] = precision
+    opt['num_gpu'] = num_gpu
+    torch.manual_seed(0)  # the same Relight-Net initialisation for every precision
+    return build_model(runtime_options(opt, tiny['root']))
+
+
+def test_mixed_precision_trains_in_bf16_and_validates_in_fp32(tiny, pretrained):
+    models = {precision: relight_model(tiny, pretrained, precision) for precision in ('fp32', 'bf16')}
+    conv_dtypes, phase = {'optimize_parameters': set(), 'test': set()}, ['optimize_parameters']
+    model = models['bf16']
+    for module in model.net_g.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda module, inputs, out: conv_dtypes[phase[0]].add(out.dtype))
+    batch = fixed_batch(tiny)
+    first_losses = {}
+    for precision, each in models.items():
+        each.feed_data(batch)
+        each.optimize_parameters(1)
+        first_losses[precision] = each.get_current_log()['l_total']
+    assert conv_dtypes['optimize_parameters'] == {torch.bfloat16}  # frozen and trained networks alike
+    # Same weights, same batch: the loss agrees to bfloat16's precision, and is not the float32 one.
+    assert first_losses['bf16'] != first_losses['fp32']
+    assert abs(first_losses['bf16'] - first_losses['fp32']) < 0.02 * first_losses['fp32']
+    assert all(p.dtype == torch.float32 for p in model.net_g.parameters())
+    assert all(p.grad.dtype == torch.float32 for p in model.net_g.relight.parameters())
+    phase[0] = 'test'
+    model.test()
+    assert conv_dtypes['test'] == {torch.float32}
+    assert model.get_current_visuals()['result'].dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_fp16_training_scales_the_loss_and_keeps_the_scale_in_the_training_state(tiny, pretrained):
+    model = relight_model(tiny, pretrained, 'fp16', num_gpu=1)
+    batch = fixed_batch(tiny)
+    for it in (1, 2, 3):
+        model.feed_data(batch)
+        model.optimize_parameters(it)
+    assert torch.isfinite(torch.tensor(model.get_current_log()['l_total']))
+    state = model.extra_training_state()
+    scale = state['grad_scaler']['scale']
+    assert scale > 0 and state['nonfinite_in_a_row'] == 0
+    resumed = relight_model(tiny, pretrained, 'fp16', num_gpu=1)
+    resumed.load_extra_training_state(state)
+    assert resumed.grad_scaler.get_scale() == scale
+    assert 'grad_scaler' not in relight_model(tiny, pretrained, 'bf16', num_gpu=1).extra_training_state()
 
 
 def test_missing_earlier_stage_stops_at_start_up(tiny, pretrained):

@@ -9,6 +9,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import ComponentsForward, wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
+from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
 from r2rnet_plugin.option_checks import build_checked_loss, check_number
 
@@ -33,7 +34,7 @@ def count_parameters(net):
 
 
 @MODEL_REGISTRY.register()
-class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
+class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     """A low-light enhancement network ``network_g`` (any registered arch, ``net(x) -> enhanced``).
 
     Like BasicSR's ``SRModel``, but the losses are chosen among :data:`LOSS_INPUTS` (at least
@@ -41,13 +42,14 @@ class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     (``decom_opt``, ``reflectance_opt``, ``illumination_opt``: RetinexNet) and non-reference
     losses (``nonref_opt``: Zero-DCE) all fit. Networks without parameters (the non-learned
     baselines) can be tested, not trained. Optional ``train: grad_clip_norm`` clips the gradient
-    norm (Zero-DCE's recipe). Validation (:class:`LLIEValidationMixin`): BasicSR metrics of the
+    norm (Zero-DCE's recipe); ``train: mixed_precision`` trains under autocast
+    (:mod:`r2rnet_plugin.models.mixed_precision`). Validation (:class:`LLIEValidationMixin`): BasicSR metrics of the
     enhanced image against the normal-light image. Unknown ``train:``/``val:``/loss keys are
     errors; non-finite losses skip the step (:class:`NonFiniteLossGuard`).
     """
 
     # The option keys it reads (checked by ``check_model_options``).
-    OPTION_KEYS = {'train_keys': ('grad_clip_norm',), 'loss_keys': tuple(LOSS_INPUTS)}
+    OPTION_KEYS = {'train_keys': ('grad_clip_norm', *MIXED_PRECISION_KEYS), 'loss_keys': tuple(LOSS_INPUTS)}
 
     def __init__(self, opt):
         train_opt = opt.get('train') or {}
@@ -86,9 +88,10 @@ class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
         if self.grad_clip_norm is not None:
             check_number(self.grad_clip_norm, 'train: grad_clip_norm')
         self.init_nonfinite_guard(train_opt)
+        self.init_mixed_precision(train_opt)
         # What the training step calls: DDP-wrapped under distributed training, so gradients sync.
         forward = ComponentsForward(self.net_g) if hasattr(self.net_g, 'components') else self.net_g
-        self.train_forward = wrap_for_training(forward, self.opt, self.device)
+        self.train_forward = self.autocast_forward(wrap_for_training(forward, self.opt, self.device))
         self.setup_optimizers()
         self.setup_schedulers()
 
@@ -118,7 +121,7 @@ class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
         outputs = self._forward()
         outputs.update(lq=self.lq, gt=getattr(self, 'gt', None))
         if any(name in DECOM_OUTPUTS for key in self.losses for name in LOSS_INPUTS[key]):
-            outputs['R_gt'], outputs['L_gt'] = self.net_g.decom(self.gt)
+            outputs['R_gt'], outputs['L_gt'] = self.autocast_forward(self.net_g.decom)(self.gt)
         return outputs
 
     def _loss_values(self):
@@ -129,7 +132,8 @@ class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
             if missing:
                 raise ValueError(f"train: {key} needs {', '.join(missing)}, which network_g type "
                                  f"{self.opt['network_g']['type']} does not provide")
-            value = loss(*(outputs[name] for name in LOSS_INPUTS[key]))
+            with self.autocast():
+                value = loss(*(outputs[name] for name in LOSS_INPUTS[key]))
             if isinstance(value, (tuple, list)):  # BasicSR's PerceptualLoss: (perceptual, style)
                 value = sum(v for v in value if v is not None)
             values[key] = value
@@ -141,10 +145,7 @@ class LLIEModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
         values = self._loss_values()
         total = sum(values.values())
         if self.loss_is_finite(total, values, current_iter):
-            total.backward()
-            if self.grad_clip_norm:
-                torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip_norm)
-            self.optimizer_g.step()
+            self.backward_and_step(total, self.optimizer_g, self.grad_clip_norm, self.net_g.parameters())
         log = OrderedDict((f"l_{key[:-len('_opt')]}", value) for key, value in values.items())
         for key, loss in self.losses.items():
             log.update((f'l_{name}', value) for name, value in getattr(loss, 'last_terms', {}).items())

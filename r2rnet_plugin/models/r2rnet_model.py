@@ -10,6 +10,7 @@ from r2rnet_plugin.archs.r2rnet_arch import run_stages
 from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
+from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
 from r2rnet_plugin.models.training_guard import VAL_KEYS, NonFiniteLossGuard, check_model_options
 from r2rnet_plugin.option_checks import build_checked_loss
@@ -19,7 +20,7 @@ LOG_NAMES = {'pixel_opt': 'l_pix', 'perceptual_opt': 'l_percep', 'frequency_opt'
 
 
 @MODEL_REGISTRY.register()
-class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
+class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     """Staged R2RNet model.
 
     ``network_g`` is the whole ``R2RNet``; ``train: stage`` picks which of its sub-networks
@@ -33,10 +34,13 @@ class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     Unknown keys in ``train:`` and ``val:`` and in each loss's options are errors that suggest
     the closest known key. An iteration whose loss is not finite makes no optimizer step; the
     run stops after ``train: max_nonfinite_steps`` (default 10) of them in a row.
+    ``train: mixed_precision: bf16`` (or ``fp16`` on CUDA) runs the sub-networks and the losses
+    under autocast (:mod:`r2rnet_plugin.models.mixed_precision`).
     """
 
     # The option keys it reads (checked by ``check_model_options``).
-    OPTION_KEYS = {'train_keys': ('stage',), 'loss_keys': ALL_LOSSES, 'val_keys': VAL_KEYS + ('output',)}
+    OPTION_KEYS = {'train_keys': ('stage', *MIXED_PRECISION_KEYS), 'loss_keys': ALL_LOSSES,
+                   'val_keys': VAL_KEYS + ('output',)}
 
     def __init__(self, opt):
         check_model_options(opt, **self.OPTION_KEYS)
@@ -116,8 +120,11 @@ class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
             raise ValueError(f"train: stage: {self.stage.name} needs at least one of the options "
                              + ', '.join(f"'train: {k}'" for k in self.stage.losses))
         # Under DistributedDataParallel only the trained sub-networks are wrapped (synchronised).
-        self.runners = {name: wrap_for_training(getattr(self.net_g, name), self.opt, self.device)
-                        for name in SUB_NETWORKS}
+        self.init_mixed_precision(train_opt)
+        self.runners = {}
+        for name in SUB_NETWORKS:
+            runner = wrap_for_training(getattr(self.net_g, name), self.opt, self.device)
+            self.runners[name] = self.autocast_forward(runner)
         self.init_nonfinite_guard(train_opt)
         self.setup_optimizers()
         self.setup_schedulers()
@@ -145,11 +152,12 @@ class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
         else:
             pred, target = out.enhanced, self.gt
         values = OrderedDict()
-        for key, loss in self.losses.items():
-            if key == 'decom_opt':
-                values[key] = loss(out.R, out.L, R_high, L_high, self.lq, self.gt)
-            else:
-                values[key] = loss(pred, target)
+        with self.autocast():
+            for key, loss in self.losses.items():
+                if key == 'decom_opt':
+                    values[key] = loss(out.R, out.L, R_high, L_high, self.lq, self.gt)
+                else:
+                    values[key] = loss(pred, target)
         self.output = out
         return values
 
@@ -158,8 +166,7 @@ class R2RNetModel(NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
         values = self._stage_losses()
         total = sum(values.values())
         if self.loss_is_finite(total, values, current_iter):
-            total.backward()
-            self.optimizer_g.step()
+            self.backward_and_step(total, self.optimizer_g)
         log = OrderedDict((LOG_NAMES[k], v) for k, v in values.items())
         decom_loss = self.losses.get('decom_opt')
         if decom_loss is not None:
