@@ -7,11 +7,16 @@ Usage::
 
 For every stage (decom, denoise, relight, joint) an ``R2RNetModel`` is built from the project's
 option files and ``optimize_parameters`` is timed on a fixed batch (after a warm-up; median of
-repeats). Beside it, in the same run and on the same modules, a *reference-style* Relight step
-does what the published train.py does each iteration: all three networks forward with autograd,
-every loss of every phase computed, the VGG16 weights read from disk for each perceptual term,
-the frequency term on NumPy, then the Relight loss backward and an optimizer step. The printed
-ratio is reference-style / ours. VGG16 weights are random (the speed does not depend on them).
+repeats), in float32 and with ``train: mixed_precision: bf16`` (where the CPU has native
+bfloat16 arithmetic, or on CUDA; ``--precisions`` chooses).
+
+Beside it, in the same run, a *reference-style* Relight step does what the published train.py
+does each iteration: all three networks forward with autograd, every loss of every phase
+computed, the VGG16 weights read from disk for each perceptual term, the frequency term on
+NumPy, then the Relight loss backward and an optimizer step, in float32 with PyTorch's own
+convolutions (the project's fast CPU convolutions switched off, as the published code has
+none). The printed ratios are reference-style / ours. VGG16 weights are random (the speed does
+not depend on them).
 """
 import argparse
 import os
@@ -26,11 +31,14 @@ import yaml
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.models import build_model
+from r2rnet_plugin.inference.enhancer import cpu_supports_bf16
+from r2rnet_plugin.inference.fast_conv import set_fast_cpu_convs
 from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import build_vgg16_features, perceptual_distance
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ('decom', 'denoise', 'relight', 'joint')
+PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 
 def parse_args(argv=None):
@@ -42,15 +50,22 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES),
                         help='stages to time (default: all); relight adds the reference-style step')
-    return parser.parse_args(argv)
+    parser.add_argument('--precisions', nargs='+', choices=PRECISIONS,
+                        help='train: mixed_precision values to time (default: fp32, and bf16 where native)')
+    args = parser.parse_args(argv)
+    if args.precisions is None:
+        native_bf16 = cpu_supports_bf16() if args.device == 'cpu' else torch.cuda.is_bf16_supported()
+        args.precisions = ['fp32', 'bf16'] if native_bf16 else ['fp32']
+    return args
 
 
-def stage_options(stage, vgg_path, args, workdir):
+def stage_options(stage, precision, vgg_path, args, workdir):
     """The project's option file for ``stage``, set up for an in-process model without data."""
     name = 'relight' if stage == 'joint' else stage
     with open(os.path.join(REPO, 'options', f'train_r2r_{name}.yml')) as f:
         opt = yaml.safe_load(f)
     opt['train']['stage'] = stage
+    opt['train']['mixed_precision'] = precision
     opt['network_g']['channel'] = args.channel
     opt['num_gpu'] = 1 if args.device == 'cuda' else 0
     opt.update(dist=False, rank=0, world_size=1, is_train=True, auto_resume=False)
@@ -87,20 +102,24 @@ def reference_style_step(model, vgg_path, batch, optimizer):
         features.load_state_dict({k: v for k, v in state.items() if k in features.state_dict()})
         return perceptual_distance(features.eval().requires_grad_(False), a, b)
 
-    with torch.enable_grad():
-        R_low, L_low = net.decom(low)
-        R_high, L_high = net.decom(high)
-        R_d = net.denoise(L_low, R_low)
-        I_delta = net.relight(L_low, R_d)
-        S = R_d * I_delta
-        decom = (F.l1_loss(R_low * L_low, low) + F.l1_loss(R_high * L_high, high)
-                 + 0.1 * F.l1_loss(R_high * L_low, low) + 0.1 * F.l1_loss(R_low * L_high, high)
-                 + 0.1 * (vgg(R_low * L_low, low) + vgg(R_high * L_high, high)))
-        denoise = F.l1_loss(R_d, R_high) + 0.1 * vgg(R_d, R_high)
-        relight = F.l1_loss(S, high) + 0.1 * vgg(S, high) + 0.01 * freq(S, high)
-        optimizer.zero_grad()
-        relight.backward()
-        optimizer.step()
+    fast_convs = set_fast_cpu_convs(False)  # the published code has only PyTorch's convolutions
+    try:
+        with torch.enable_grad():
+            R_low, L_low = net.decom(low)
+            R_high, L_high = net.decom(high)
+            R_d = net.denoise(L_low, R_low)
+            I_delta = net.relight(L_low, R_d)
+            S = R_d * I_delta
+            decom = (F.l1_loss(R_low * L_low, low) + F.l1_loss(R_high * L_high, high)
+                     + 0.1 * F.l1_loss(R_high * L_low, low) + 0.1 * F.l1_loss(R_low * L_high, high)
+                     + 0.1 * (vgg(R_low * L_low, low) + vgg(R_high * L_high, high)))
+            denoise = F.l1_loss(R_d, R_high) + 0.1 * vgg(R_d, R_high)
+            relight = F.l1_loss(S, high) + 0.1 * vgg(S, high) + 0.01 * freq(S, high)
+            optimizer.zero_grad()
+            relight.backward()
+            optimizer.step()
+    finally:
+        set_fast_cpu_convs(fast_convs)
     return decom.item() + denoise.item()
 
 
@@ -118,9 +137,11 @@ def main(argv=None):
                  'gt': torch.rand(args.batch, 3, args.size, args.size)}
         results = {}
         for stage in args.stages:
-            model = build_model(stage_options(stage, vgg_path, args, workdir))
-            model.feed_data(batch)
-            results[stage] = median_seconds(lambda: model.optimize_parameters(1), args.repeats, args.device)
+            for precision in args.precisions:
+                model = build_model(stage_options(stage, precision, vgg_path, args, workdir))
+                model.feed_data(batch)
+                results[stage, precision] = median_seconds(lambda: model.optimize_parameters(1), args.repeats,
+                                                           args.device)
             if stage == 'relight':
                 optimizer = torch.optim.Adam(model.net_g.relight.parameters(), lr=1e-4)
                 model.net_g.relight.requires_grad_(True)
@@ -129,12 +150,14 @@ def main(argv=None):
                 data = {k: v.to(model.device) for k, v in batch.items()}
                 reference = median_seconds(lambda: reference_style_step(model, vgg_path, data, optimizer),
                                            args.repeats, args.device)
-    print(f'{"stage":<10} {"s/iter":>8}')
-    for stage, seconds in results.items():
-        print(f'{stage:<10} {seconds:8.3f}')
-    if 'relight' in results:
-        print(f'reference-style relight step: {reference:.3f} s/iter; '
-              f'ours {results["relight"]:.3f} s/iter: {reference / results["relight"]:.2f}x faster')
+    print(f'{"stage":<10}' + ''.join(f' {p + " s/iter":>12}' for p in args.precisions))
+    for stage in args.stages:
+        print(f'{stage:<10}' + ''.join(f' {results[stage, p]:12.3f}' for p in args.precisions))
+    if 'relight' in args.stages:
+        print(f'reference-style relight step (float32): {reference:.3f} s/iter')
+        for precision in args.precisions:
+            seconds = results['relight', precision]
+            print(f'  ours, {precision}: {seconds:.3f} s/iter, {reference / seconds:.2f}x faster')
     return 0
 
 
