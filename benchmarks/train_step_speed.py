@@ -8,7 +8,8 @@ Usage::
 For every stage (decom, denoise, relight, joint) an ``R2RNetModel`` is built from the project's
 option files and ``optimize_parameters`` is timed on a fixed batch (after a warm-up; median of
 repeats), in float32 and with ``train: mixed_precision: bf16`` (where the CPU has native
-bfloat16 arithmetic, or on CUDA; ``--precisions`` chooses).
+bfloat16 arithmetic, or on CUDA; ``--precisions`` chooses). Each stage and precision is timed in
+a fresh process, as each stage trains in its own ``basicsr.train``.
 
 Beside it, in the same run, a *reference-style* Relight step does what the published train.py
 does each iteration: all three networks forward with autograd, every loss of every phase
@@ -19,6 +20,7 @@ none). The printed ratios are reference-style / ours. VGG16 weights are random (
 not depend on them).
 """
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -123,6 +125,29 @@ def reference_style_step(model, vgg_path, batch, optimizer):
     return decom.item() + denoise.item()
 
 
+def time_step(stage, precision, args, vgg_path, workdir, batch):
+    """Median seconds of one ``optimize_parameters`` (or, for ``stage='reference'``, one
+    reference-style Relight step)."""
+    torch.manual_seed(0)
+    model = build_model(stage_options('relight' if stage == 'reference' else stage, precision, vgg_path, args,
+                                      workdir))
+    if stage != 'reference':
+        model.feed_data(batch)
+        return median_seconds(lambda: model.optimize_parameters(1), args.repeats, args.device)
+    optimizer = torch.optim.Adam(model.net_g.relight.parameters(), lr=1e-4)
+    model.net_g.requires_grad_(True)
+    data = {k: v.to(model.device) for k, v in batch.items()}
+    return median_seconds(lambda: reference_style_step(model, vgg_path, data, optimizer), args.repeats, args.device)
+
+
+def time_in_fresh_process(*job):
+    """:func:`time_step` in a new process, as each stage trains in its own ``basicsr.train``: a
+    process that ran other stages first keeps their oneDNN primitives (an LRU cache of 1024),
+    which can evict the next stage's and make it rebuild them at every step."""
+    with multiprocessing.get_context('spawn').Pool(1) as pool:
+        return pool.apply(time_step, job)
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.manual_seed(0)
@@ -135,31 +160,23 @@ def main(argv=None):
         torch.save({'params': R2RNet(channel=args.channel).state_dict()}, os.path.join(workdir, 'r2rnet.pth'))
         batch = {'lq': torch.rand(args.batch, 3, args.size, args.size) * 0.2,
                  'gt': torch.rand(args.batch, 3, args.size, args.size)}
+        jobs = [(stage, precision) for stage in args.stages for precision in args.precisions]
+        if 'relight' in args.stages:
+            jobs.append(('reference', 'fp32'))
         results = {}
-        for stage in args.stages:
-            for precision in args.precisions:
-                model = build_model(stage_options(stage, precision, vgg_path, args, workdir))
-                model.feed_data(batch)
-                results[stage, precision] = median_seconds(lambda: model.optimize_parameters(1), args.repeats,
-                                                           args.device)
-            if stage == 'relight':
-                optimizer = torch.optim.Adam(model.net_g.relight.parameters(), lr=1e-4)
-                model.net_g.relight.requires_grad_(True)
-                for name in ('decom', 'denoise'):
-                    getattr(model.net_g, name).requires_grad_(True)
-                data = {k: v.to(model.device) for k, v in batch.items()}
-                reference = median_seconds(lambda: reference_style_step(model, vgg_path, data, optimizer),
-                                           args.repeats, args.device)
+        for stage, precision in jobs:
+            results[stage, precision] = time_in_fresh_process(stage, precision, args, vgg_path, workdir, batch)
+            print(f'  {stage} {precision}: {results[stage, precision]:.3f} s/iter', flush=True)
     print(f'{"stage":<10}' + ''.join(f' {p + " s/iter":>12}' for p in args.precisions))
     for stage in args.stages:
         print(f'{stage:<10}' + ''.join(f' {results[stage, p]:12.3f}' for p in args.precisions))
     if 'relight' in args.stages:
+        reference = results['reference', 'fp32']
         print(f'reference-style relight step (float32): {reference:.3f} s/iter')
         for precision in args.precisions:
             seconds = results['relight', precision]
             print(f'  ours, {precision}: {seconds:.3f} s/iter, {reference / seconds:.2f}x faster')
     return 0
-
 
 if __name__ == '__main__':
     sys.exit(main())
