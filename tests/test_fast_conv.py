@@ -142,3 +142,20 @@ def test_tiled_weight_gradient_in_chunks_of_images(monkeypatch):
     monkeypatch.setattr(tiled_weight_gradient, '_tiled', lambda x, *a: calls.append(len(x)) or tiled(x, *a))
     torch.testing.assert_close(tiled_weight_gradient.weight_gradient_3x3(x, grad, True), whole, atol=1e-4, rtol=1e-4)
     assert calls == [2, 2, 1]
+
+
+def test_replicate_padding_under_autocast_happens_in_bfloat16():
+    """CPU autocast would pad in float32 and cast the padded copy back: the padding is done in bf16."""
+    from r2rnet_plugin.archs.r2r_blocks import conv3x3
+    torch.manual_seed(0)
+    conv = conv3x3(8, 4)
+    x = torch.randn(2, 8, 12, 10, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = conv(x)
+    want = F.conv2d(F.pad(x.detach().bfloat16(), (1, 1, 1, 1), mode='replicate'), conv.weight.detach().bfloat16(),
+                    conv.bias.detach().bfloat16())
+    assert out.dtype == torch.bfloat16 and torch.equal(out, want)
+    out.float().sum().backward()
+    assert x.grad.dtype == torch.float32 and conv.weight.grad.dtype == torch.float32
+    assert x.grad[:, :, 0].abs().sum() > 0  # the replicated border row receives its share
+

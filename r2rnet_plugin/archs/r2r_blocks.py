@@ -20,6 +20,12 @@ def leaky_relu(x):
     return F.leaky_relu(x, LEAKY_SLOPE, inplace=not torch.is_grad_enabled())
 
 
+def autocast_dtype(x):
+    """The dtype autocast gives convolutions on ``x``'s device, or None where autocast is off."""
+    kind = x.device.type
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+
+
 class Conv3x3(nn.Conv2d):
     """``nn.Conv2d`` (same parameters) for size-keeping 3x3 convolutions; Winograd on the CPU."""
 
@@ -28,6 +34,13 @@ class Conv3x3(nn.Conv2d):
             return conv3x3_same(input, weight, bias, self.padding[0], self.dilation[0], self.padding_mode)
         if fast_cpu_training(input, weight, self.dilation[0], self.padding_mode):
             return conv3x3_train(input, weight, bias, self.padding_mode)
+        dtype = autocast_dtype(input)
+        if dtype is not None and self.padding_mode != 'zeros' and input.dtype in (torch.float32, dtype):
+            # Autocast would pad in float32 (replication_pad2d is on its float32 list) and cast the
+            # padded copy back for the convolution: pad in the convolution's dtype instead.
+            with torch.autocast(input.device.type, enabled=False):
+                padded = F.pad(input.to(dtype), self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv2d(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
         return super()._conv_forward(input, weight, bias)
 
 
