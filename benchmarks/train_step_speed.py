@@ -178,5 +178,6 @@ def main(argv=None):
             print(f'  ours, {precision}: {seconds:.3f} s/iter, {reference / seconds:.2f}x faster')
     return 0
 
+
 if __name__ == '__main__':
     sys.exit(main())

@@ -35,7 +35,8 @@ _MIN_WINOGRAD_MACS = 2 ** 30
 def fast_cpu_training(x, weight, dilation, padding_mode):
     """Whether :func:`conv3x3_train` may run this convolution (see the module doc)."""
     return (dilation == 1 and padding_mode in ('zeros', 'replicate') and fast_conv.fast_cpu_float32(x, weight)
-            and fast_conv.records_gradient(x, weight) and fast_conv.winograd_pays(x, weight, _MIN_WINOGRAD_MACS))
+            and fast_conv.records_gradient(x, weight)
+            and fast_conv.winograd_pays(x, weight, _MIN_WINOGRAD_MACS, min_pixels=0))
 
 
 def _weight_gradient(x, grad_out, weight, replicate):

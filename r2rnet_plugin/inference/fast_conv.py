@@ -108,16 +108,14 @@ def _winograd_image(img, weight, bias, padding):
     return out
 
 
-def winograd_pays(x, weight, min_macs=None):
+def winograd_pays(x, weight, min_macs=None, min_pixels=None):
     """Whether NNPACK works here and the 3x3 convolution of ``x`` is large enough to gain from it:
-    at least ``min_macs`` multiply-adds per image, or by default inference's thresholds
-    (``_MIN_WINOGRAD_MACS`` multiply-adds and ``_MIN_WINOGRAD_PIXELS`` pixels per image)."""
+    at least ``min_macs`` multiply-adds and ``min_pixels`` pixels per image (by default
+    inference's ``_MIN_WINOGRAD_MACS`` and ``_MIN_WINOGRAD_PIXELS``)."""
+    min_macs = _MIN_WINOGRAD_MACS if min_macs is None else min_macs
+    min_pixels = _MIN_WINOGRAD_PIXELS if min_pixels is None else min_pixels
     pixels = x.shape[-2] * x.shape[-1]
-    if min_macs is None:
-        if pixels < _MIN_WINOGRAD_PIXELS:
-            return False
-        min_macs = _MIN_WINOGRAD_MACS
-    return _nnpack_works() and weight.numel() * pixels >= min_macs
+    return pixels >= min_pixels and weight.numel() * pixels >= min_macs and _nnpack_works()
 
 
 def winograd_conv(x, weight, bias, padding=0):

@@ -21,7 +21,7 @@ AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 CHOICES = ('fp32', *AUTOCAST_DTYPES)
 
 
-def autocast_dtype(train_opt, device):
+def mixed_precision_dtype(train_opt, device):
     """The autocast dtype that ``train: mixed_precision`` asks for on ``device``; None for float32."""
     value = train_opt.get('mixed_precision')
     if value is None or value is False or check_choice(value, CHOICES, 'train: mixed_precision') == 'fp32':
@@ -63,12 +63,12 @@ class MixedPrecisionTraining:
 
     Call :meth:`init_mixed_precision` in ``init_training_settings``, wrap the networks' forward
     with :meth:`autocast_forward`, compute the losses in :meth:`autocast`, and step with
-    :meth:`backward_and_step`. The fp16
-    loss scale is part of the training state, so a resumed run goes on with it.
+    :meth:`backward_and_step`. The fp16 loss scale is part of the training state, so a resumed
+    run goes on with it.
     """
 
     def init_mixed_precision(self, train_opt):
-        self.autocast_dtype = autocast_dtype(train_opt, self.device)
+        self.autocast_dtype = mixed_precision_dtype(train_opt, self.device)
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype is torch.float16)
 
     def autocast_forward(self, forward):
