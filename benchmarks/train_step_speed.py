@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/train_step_speed.py                 # batch 4, 96x96 crops, published width
     python benchmarks/train_step_speed.py --repeats 3 --device cuda
+    python benchmarks/train_step_speed.py --stages relight --published-code ~/src/R2RNet
 
 For every stage (decom, denoise, relight, joint) an ``R2RNetModel`` is built from the project's
 option files and ``optimize_parameters`` is timed on a fixed batch (after a warm-up; median of
@@ -16,8 +17,10 @@ does each iteration: all three networks forward with autograd, every loss of eve
 computed, the VGG16 weights read from disk for each perceptual term, the frequency term on
 NumPy, then the Relight loss backward and an optimizer step, in float32 with PyTorch's own
 convolutions (the project's fast CPU convolutions switched off, as the published code has
-none). The printed ratios are reference-style / ours. VGG16 weights are random (the speed does
-not depend on them).
+none). With ``--published-code DIR`` (a checkout of the published code, with the packages its
+model.py imports) its own train.py Relight step is timed too, at its published width, on the
+same device (:mod:`published_relight_step`). The printed ratios are the reference's time /
+ours. VGG16 weights are random (the speed does not depend on them).
 """
 import argparse
 import multiprocessing
@@ -30,6 +33,7 @@ import time
 import torch
 import torch.nn.functional as F
 import yaml
+from published_relight_step import missing_imports, published_relight_step
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.models import build_model
@@ -49,12 +53,20 @@ def parse_args(argv=None):
     parser.add_argument('--size', type=int, default=96, help='crop size (default: 96)')
     parser.add_argument('--channel', type=int, default=64, help='network width (default: 64, published)')
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=3, help='untimed steps first (default: 3)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES),
                         help='stages to time (default: all); relight adds the reference-style step')
     parser.add_argument('--precisions', nargs='+', choices=PRECISIONS,
                         help='train: mixed_precision values to time (default: fp32, and bf16 where native)')
+    parser.add_argument('--published-code', metavar='DIR',
+                        help="a checkout of the published R2RNet code: time its own Relight step too")
     args = parser.parse_args(argv)
+    if args.published_code:
+        if 'relight' not in args.stages:
+            parser.error('--published-code compares Relight steps: include relight in --stages')
+        for problem in missing_imports(args.published_code):
+            parser.error(f'--published-code: {problem}')
     if args.precisions is None:
         native_bf16 = cpu_supports_bf16() if args.device == 'cpu' else torch.cuda.is_bf16_supported()
         args.precisions = ['fp32', 'bf16'] if native_bf16 else ['fp32']
@@ -79,8 +91,9 @@ def stage_options(stage, precision, vgg_path, args, workdir):
     return opt
 
 
-def median_seconds(step, repeats, device):
-    step()  # warm-up
+def median_seconds(step, repeats, device, warmup=1):
+    for _ in range(warmup):
+        step()
     times = []
     for _ in range(repeats):
         if device == 'cuda':
@@ -127,17 +140,22 @@ def reference_style_step(model, vgg_path, batch, optimizer):
 
 def time_step(stage, precision, args, vgg_path, workdir, batch):
     """Median seconds of one ``optimize_parameters`` (or, for ``stage='reference'``, one
-    reference-style Relight step)."""
+    reference-style Relight step; for ``stage='published'``, one step of the published code)."""
     torch.manual_seed(0)
+    if stage == 'published':
+        with published_relight_step(args.published_code, batch['lq'].numpy(), batch['gt'].numpy(),
+                                    args.device) as step:
+            return median_seconds(step, args.repeats, args.device, args.warmup)
     model = build_model(stage_options('relight' if stage == 'reference' else stage, precision, vgg_path, args,
                                       workdir))
     if stage != 'reference':
         model.feed_data(batch)
-        return median_seconds(lambda: model.optimize_parameters(1), args.repeats, args.device)
+        return median_seconds(lambda: model.optimize_parameters(1), args.repeats, args.device, args.warmup)
     optimizer = torch.optim.Adam(model.net_g.relight.parameters(), lr=1e-4)
     model.net_g.requires_grad_(True)
     data = {k: v.to(model.device) for k, v in batch.items()}
-    return median_seconds(lambda: reference_style_step(model, vgg_path, data, optimizer), args.repeats, args.device)
+    return median_seconds(lambda: reference_style_step(model, vgg_path, data, optimizer), args.repeats, args.device,
+                          args.warmup)
 
 
 def time_in_fresh_process(*job):
@@ -163,6 +181,8 @@ def main(argv=None):
         jobs = [(stage, precision) for stage in args.stages for precision in args.precisions]
         if 'relight' in args.stages:
             jobs.append(('reference', 'fp32'))
+        if args.published_code:
+            jobs.append(('published', 'fp32'))
         results = {}
         for stage, precision in jobs:
             results[stage, precision] = time_in_fresh_process(stage, precision, args, vgg_path, workdir, batch)
@@ -173,9 +193,15 @@ def main(argv=None):
     if 'relight' in args.stages:
         reference = results['reference', 'fp32']
         print(f'reference-style relight step (float32): {reference:.3f} s/iter')
+        published = results.get(('published', 'fp32'))
+        if published is not None:
+            print(f'published code\'s relight step (float32): {published:.3f} s/iter')
         for precision in args.precisions:
             seconds = results['relight', precision]
-            print(f'  ours, {precision}: {seconds:.3f} s/iter, {reference / seconds:.2f}x faster')
+            line = f'  ours, {precision}: {seconds:.3f} s/iter, {reference / seconds:.2f}x faster'
+            if published is not None:
+                line += f'; {published / seconds:.2f}x faster than the published code'
+            print(line)
     return 0
 
 
