@@ -2,10 +2,10 @@
 
 ``train_step_speed.py --published-code DIR`` times it beside ours. The checkout's ``model.py``
 is imported unchanged. It only runs on CUDA: to time it on the CPU its ``.cuda()`` calls are
-made no-ops in the (separate) process that runs it. It runs in a scratch directory, where it writes its
-tensorboard folder and reads ``model/vgg16.weight`` (random weights here: the speed does not
-depend on them). One step is its train.py's Relight iteration: ``R2RNet.forward`` (all three
-networks, every loss of every phase), ``loss_Relight.backward()``, then an Adam step of
+made no-ops in the (separate) process that runs it. It runs in a scratch directory, where it
+writes its tensorboard folder and reads ``model/vgg16.weight`` (random weights here: the speed
+does not depend on them). One step is its train.py's Relight iteration: ``R2RNet.forward`` (all
+three networks, every loss of every phase), ``loss_Relight.backward()``, then an Adam step of
 RelightNet with the published settings (lr 1e-4, betas (0.9, 0.999), weight decay 1e-4).
 """
 import ast
@@ -19,12 +19,13 @@ import torch
 from torch import nn
 
 
-def missing_imports(code_dir):
-    """Problems that stop ``code_dir/model.py`` from loading here: no such file, or top-level
-    imports that are not installed. Returns a list of messages (empty when it should load)."""
+def loading_problem(code_dir):
+    """What stops ``code_dir/model.py`` from loading here (no such file, or top-level imports
+    that are not installed), as a message; None when it should load."""
     path = os.path.join(code_dir, 'model.py')
     if not os.path.isfile(path):
-        return [f'no model.py in {code_dir} (a checkout of JianghaiSCU/R2RNet is expected)']
+        return f'no model.py in {code_dir} (a checkout of JianghaiSCU/R2RNet is expected)'
+
     with open(path, encoding='utf-8') as f:
         tree = ast.parse(f.read(), path)
     modules = set()
@@ -36,9 +37,9 @@ def missing_imports(code_dir):
     absent = sorted(m for m in modules
                     if not os.path.exists(os.path.join(code_dir, m + '.py')) and importlib.util.find_spec(m) is None)
     if absent:
-        return [f"{path} imports {', '.join(absent)}, not installed here: install "
-                f"{'it' if len(absent) == 1 else 'them'} into this environment to time the published code"]
-    return []
+        return (f"{path} imports {', '.join(absent)}, not installed here: install "
+                f"{'it' if len(absent) == 1 else 'them'} into this environment to time the published code")
+    return None
 
 
 @contextlib.contextmanager

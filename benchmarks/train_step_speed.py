@@ -33,7 +33,7 @@ import time
 import torch
 import torch.nn.functional as F
 import yaml
-from published_relight_step import missing_imports, published_relight_step
+from published_relight_step import loading_problem, published_relight_step
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.models import build_model
@@ -65,7 +65,8 @@ def parse_args(argv=None):
     if args.published_code:
         if 'relight' not in args.stages:
             parser.error('--published-code compares Relight steps: include relight in --stages')
-        for problem in missing_imports(args.published_code):
+        problem = loading_problem(args.published_code)
+        if problem:
             parser.error(f'--published-code: {problem}')
     if args.precisions is None:
         native_bf16 = cpu_supports_bf16() if args.device == 'cpu' else torch.cuda.is_bf16_supported()

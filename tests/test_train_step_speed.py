@@ -51,9 +51,9 @@ class R2RNet(nn.Module):
 '''
 
 
-def run_benchmark(*extra, env=None):
+def run_benchmark(*extra, env=None, cwd=None):
     result = subprocess.run([sys.executable, SCRIPT, '--stages', 'relight', *TINY, *extra],
-                            capture_output=True, text=True, timeout=600, env=env)
+                            capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -74,11 +74,7 @@ def test_published_code_step_runs_from_its_checkout_in_a_scratch_directory(tmp_p
     workdir = tmp_path / 'work'
     workdir.mkdir()
     env = dict(os.environ, FAKE_PUBLISHED_LOG=str(log))
-    result = subprocess.run([sys.executable, SCRIPT, '--stages', 'relight', '--precisions', 'fp32', *TINY,
-                             '--published-code', str(checkout)],
-                            capture_output=True, text=True, timeout=600, env=env, cwd=workdir)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
+    out = run_benchmark('--precisions', 'fp32', '--published-code', str(checkout), env=env, cwd=workdir)
     assert re.search(r"published code's relight step \(float32\): \d+\.\d{3} s/iter", out), out
     assert re.search(r'ours, fp32: .*x faster; \d+\.\d\dx faster than the published code', out), out
 

@@ -43,9 +43,10 @@ class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin,
     losses (``nonref_opt``: Zero-DCE) all fit. Networks without parameters (the non-learned
     baselines) can be tested, not trained. Optional ``train: grad_clip_norm`` clips the gradient
     norm (Zero-DCE's recipe); ``train: mixed_precision`` trains under autocast
-    (:mod:`r2rnet_plugin.models.mixed_precision`). Validation (:class:`LLIEValidationMixin`): BasicSR metrics of the
-    enhanced image against the normal-light image. Unknown ``train:``/``val:``/loss keys are
-    errors; non-finite losses skip the step (:class:`NonFiniteLossGuard`).
+    (:mod:`r2rnet_plugin.models.mixed_precision`). Validation (:class:`LLIEValidationMixin`):
+    BasicSR metrics of the enhanced image against the normal-light image. Unknown
+    ``train:``/``val:``/loss keys are errors; non-finite losses skip the step
+    (:class:`NonFiniteLossGuard`).
     """
 
     # The option keys it reads (checked by ``check_model_options``).
