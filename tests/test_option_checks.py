@@ -50,7 +50,7 @@ def test_closest_key_is_suggested():
     (lambda o: o['train'].update(max_nonfinite_steps=0), "'train: max_nonfinite_steps' must be a positive integer"),
     (lambda o: o['train'].update(total_iter=10.5), "'train: total_iter' must be a positive integer"),
     (lambda o: o['train'].update(mixed_precision='bf61'),
-     "'train: mixed_precision' must be one of fp32, bf16, fp16; got 'bf61'; did you mean 'bf16'\\?"),
+     "'train: mixed_precision' must be one of fp32, auto, bf16, fp16; got 'bf61'; did you mean 'bf16'\\?"),
     (lambda o: o['train'].update(mixed_precision='fp16'), "'train: mixed_precision': fp16 training needs CUDA"),
     (lambda o: o['val'].update(save_imgs=True), "unknown option 'val: save_imgs'; did you mean 'save_img'"),
     (lambda o: o['val'].update(val_freq=0), "'val: val_freq' must be a positive integer"),

@@ -1,4 +1,5 @@
 """R2RNetModel: staged training through BasicSR's own entry points, on tiny data made here."""
+import logging
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from basicsr.models import build_model
+from r2rnet_plugin.models import mixed_precision
 from tiny_setup import runtime_options, stage_options, write_lol_pairs, write_options, write_vgg_file
 
 DECOM = 'experiments/tiny_decom/models/net_decom_latest.pth'
@@ -210,6 +212,25 @@ def test_mixed_precision_trains_in_bf16_and_validates_in_fp32(tiny, pretrained):
     model.test()
     assert conv_dtypes['test'] == {torch.float32}
     assert model.get_current_visuals()['result'].dtype == torch.float32
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_auto_precision_trains_in_bf16_only_on_a_cpu_with_native_bf16(tiny, pretrained, monkeypatch, native):
+    monkeypatch.setattr(mixed_precision, 'cpu_supports_bf16', lambda: native)
+    records, logger = [], logging.getLogger('basicsr')  # BasicSR's logger does not propagate
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        model = relight_model(tiny, pretrained, 'auto')
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert model.autocast_dtype is (torch.bfloat16 if native else None)
+    said = [r.getMessage() for r in records if r.getMessage().startswith('Training precision')]
+    assert said == [f"Training precision: {'bf16' if native else 'float32'} (train: mixed_precision: auto, on cpu)"]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')

@@ -64,6 +64,7 @@ def stage_options(stage, data, vgg_path, total_iter=2, channel=8, name=None, **p
     opt['network_g']['channel'] = channel
     train = opt['train']
     train['total_iter'] = total_iter
+    train['mixed_precision'] = 'fp32'  # the same arithmetic on every machine (auto depends on the CPU)
     train['scheduler']['milestones'] = [max(1, total_iter // 2)]
     for key in ('decom_opt', 'perceptual_opt'):
         if key in train:

@@ -1,12 +1,14 @@
 """Mixed-precision training (``train: mixed_precision``): the training step's forward under autocast.
 
 ``bf16`` (CPU with native bfloat16 arithmetic, or CUDA) or ``fp16`` (CUDA only; the loss is
-scaled to keep small gradients, with a ``torch.amp.GradScaler``). The networks (trained and
-frozen) and then the losses run under ``torch.autocast``: convolutions and matrix products (the
-networks', the perceptual loss's VGG16) in the lower precision; reductions, normalisations,
-the FFTs and the losses' arithmetic in float32. Each network's outputs are cast back to float32
-before the losses see them. The weights and the optimizer stay float32, and validation runs in
-float32. Leave the option out (or ``fp32``) to train exactly as the reference does.
+scaled to keep small gradients, with a ``torch.amp.GradScaler``); ``auto`` is bf16 where the
+device does bfloat16 natively (a CPU with AVX-512 BF16 or AMX, a GPU with bf16 units), else
+float32. The networks (trained and frozen) and then the losses run under ``torch.autocast``:
+convolutions and matrix products (the networks', the perceptual loss's VGG16) in the lower
+precision; reductions, normalisations, the FFTs and the losses' arithmetic in float32. Each
+network's outputs are cast back to float32 before the losses see them. The weights and the
+optimizer stay float32, and validation runs in float32. Leave the option out (or ``fp32``) to
+train with the reference's arithmetic.
 """
 import contextlib
 
@@ -18,7 +20,14 @@ from r2rnet_plugin.option_checks import OptionError, check_choice
 
 MIXED_PRECISION_KEYS = ('mixed_precision',)
 AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
-CHOICES = ('fp32', *AUTOCAST_DTYPES)
+CHOICES = ('fp32', 'auto', *AUTOCAST_DTYPES)
+
+
+def native_bf16(device):
+    """Whether ``device`` does bfloat16 arithmetic natively, so that bf16 training is faster there."""
+    if device.type == 'cuda':
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == 'cpu' and cpu_supports_bf16()
 
 
 def mixed_precision_dtype(train_opt, device):
@@ -26,11 +35,13 @@ def mixed_precision_dtype(train_opt, device):
     value = train_opt.get('mixed_precision')
     if value is None or value is False or check_choice(value, CHOICES, 'train: mixed_precision') == 'fp32':
         return None
+    if value == 'auto':
+        return torch.bfloat16 if native_bf16(device) else None
     if value == 'fp16' and device.type != 'cuda':
         raise OptionError("option 'train: mixed_precision': fp16 training needs CUDA; on the CPU use bf16")
     if value == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
         raise OptionError("option 'train: mixed_precision': this GPU has no bfloat16 support; use fp16")
-    if value == 'bf16' and device.type == 'cpu' and not cpu_supports_bf16():
+    if value == 'bf16' and device.type == 'cpu' and not native_bf16(device):
         get_root_logger().warning("train: mixed_precision: bf16 on a CPU without native bfloat16 "
                                   'arithmetic (AVX-512 BF16 or AMX): training will be slower, not faster')
     return AUTOCAST_DTYPES[value]
@@ -69,6 +80,9 @@ class MixedPrecisionTraining:
 
     def init_mixed_precision(self, train_opt):
         self.autocast_dtype = mixed_precision_dtype(train_opt, self.device)
+        name = {None: 'float32', **{dtype: key for key, dtype in AUTOCAST_DTYPES.items()}}[self.autocast_dtype]
+        get_root_logger().info(f"Training precision: {name} (train: mixed_precision: "
+                               f"{train_opt.get('mixed_precision') or 'fp32'}, on {self.device.type})")
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype is torch.float16)
 
     def autocast_forward(self, forward):

@@ -34,8 +34,8 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
     Unknown keys in ``train:`` and ``val:`` and in each loss's options are errors that suggest
     the closest known key. An iteration whose loss is not finite makes no optimizer step; the
     run stops after ``train: max_nonfinite_steps`` (default 10) of them in a row.
-    ``train: mixed_precision: bf16`` (or ``fp16`` on CUDA) runs the sub-networks and the losses
-    under autocast (:mod:`r2rnet_plugin.models.mixed_precision`).
+    ``train: mixed_precision: bf16`` (``fp16`` on CUDA; ``auto``: bf16 where native) runs the
+    sub-networks and the losses under autocast (:mod:`r2rnet_plugin.models.mixed_precision`).
     """
 
     # The option keys it reads (checked by ``check_model_options``).
