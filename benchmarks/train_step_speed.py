@@ -8,9 +8,10 @@ Usage::
 
 For every stage (decom, denoise, relight, joint) an ``R2RNetModel`` is built from the project's
 option files and ``optimize_parameters`` is timed on a fixed batch (after a warm-up; median of
-repeats), in float32 and with ``train: mixed_precision: bf16`` (where the CPU has native
-bfloat16 arithmetic, or on CUDA; ``--precisions`` chooses). Each stage and precision is timed in
-a fresh process, as each stage trains in its own ``basicsr.train``.
+repeats), in float32 and with ``train: mixed_precision: bf16`` where the device has native
+bfloat16 arithmetic, as the option files' ``mixed_precision: auto`` then trains
+(``--precisions`` chooses). Each stage and precision is timed in a fresh process, as each stage
+trains in its own ``basicsr.train``.
 
 Beside it, in the same run, a *reference-style* Relight step does what the published train.py
 does each iteration: all three networks forward with autograd, every loss of every phase
@@ -37,10 +38,10 @@ from published_relight_step import loading_problem, published_relight_step
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.models import build_model
-from r2rnet_plugin.inference.enhancer import cpu_supports_bf16
 from r2rnet_plugin.inference.fast_conv import set_fast_cpu_convs
 from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import build_vgg16_features, perceptual_distance
+from r2rnet_plugin.models.mixed_precision import native_bf16
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ('decom', 'denoise', 'relight', 'joint')
@@ -69,9 +70,14 @@ def parse_args(argv=None):
         if problem:
             parser.error(f'--published-code: {problem}')
     if args.precisions is None:
-        native_bf16 = cpu_supports_bf16() if args.device == 'cpu' else torch.cuda.is_bf16_supported()
-        args.precisions = ['fp32', 'bf16'] if native_bf16 else ['fp32']
+        args.precisions = ['fp32', option_file_precision(args.device)]
+        args.precisions = sorted(set(args.precisions), key=PRECISIONS.index)
     return args
+
+
+def option_file_precision(device):
+    """What the option files' ``train: mixed_precision: auto`` trains in on ``device``."""
+    return 'bf16' if native_bf16(torch.device(device)) else 'fp32'
 
 
 def stage_options(stage, precision, vgg_path, args, workdir):
@@ -197,6 +203,7 @@ def main(argv=None):
         published = results.get(('published', 'fp32'))
         if published is not None:
             print(f'published code\'s relight step (float32): {published:.3f} s/iter')
+        print(f"the option files' train: mixed_precision: auto trains in {option_file_precision(args.device)} here")
         for precision in args.precisions:
             seconds = results['relight', precision]
             line = f'  ours, {precision}: {seconds:.3f} s/iter, {reference / seconds:.2f}x faster'
