@@ -43,6 +43,8 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=3, help='first iterations left out (default 3)')
     parser.add_argument('--procs', type=int, nargs='+', default=[1, 2], help='CPU process counts (default 1 2)')
     parser.add_argument('--no-cpu', action='store_true', help='only the GPU rows')
+    parser.add_argument('--precision', default='fp32', choices=['fp32', 'auto', 'bf16', 'fp16'],
+                        help="train: mixed_precision (default fp32; the option files say auto)")
     args = parser.parse_args(argv)
     if args.iters <= args.warmup + 1:
         parser.error('--iters must exceed --warmup by at least 2')
@@ -90,7 +92,7 @@ def run_options(args, workdir, weights, name, num_gpu):
     opt['datasets']['train'].pop('cameras', None)
     opt.pop('val', None)
     opt['network_g']['channel'] = args.channel
-    opt['train'].update(stage=args.stage, total_iter=args.iters)
+    opt['train'].update(stage=args.stage, total_iter=args.iters, mixed_precision=args.precision)
     opt['train']['scheduler']['milestones'] = [args.iters]
     for key in ('decom_opt', 'perceptual_opt'):
         if key in opt['train']:
@@ -150,7 +152,8 @@ def main(argv=None):
     gpus = torch.cuda.device_count()
     if gpus:
         configs += [('cuda', 1)] + ([('cuda', gpus)] if gpus > 1 else [])
-    print(f'stage {args.stage}, width {args.channel}, batch {args.batch} per process, crops {args.size}x{args.size}, '
+    print(f'stage {args.stage} ({args.precision}), width {args.channel}, batch {args.batch} per process, '
+          f'crops {args.size}x{args.size}, '
           f'{args.iters} iterations ({args.warmup} warm-up left out); {os.cpu_count()} CPU cores, {gpus} GPU(s); '
           f'torch {torch.__version__}', flush=True)
     rows = []
