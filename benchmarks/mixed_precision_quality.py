@@ -23,13 +23,10 @@ import time
 import torch
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
-from basicsr.archs import build_network
 from r2rnet_plugin.basicsr_runner import run_basicsr
-from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
-from r2rnet_plugin.demo import PRESETS, prepare_data
-from r2rnet_plugin.demo_options import dataset_options, stage_options, weights_path
-from r2rnet_plugin.demo_report import STAGE_ROWS, evaluate
-from r2rnet_plugin.safe_load import load_checkpoint
+from r2rnet_plugin.demo import PRESETS, evaluate_trained, prepare_data
+from r2rnet_plugin.demo_options import stage_options, weights_path
+from r2rnet_plugin.demo_report import STAGE_ROWS
 
 STAGES = ('decom', 'denoise', 'relight')
 
@@ -67,13 +64,8 @@ def train_stages(root, run_dir, preset, precision, seed):
 
 def validation_metrics(root, run_dir, preset):
     """PSNR/SSIM per row of the demo report's table, of the R2RNet trained in ``run_dir``."""
-    net = build_network({'type': 'R2RNet', 'channel': preset['channel']})
-    state = load_checkpoint(os.path.join(run_dir, weights_path('relight', 'g')), 'trained R2RNet')
-    net.load_state_dict(state['params'])
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    val = LLIEPairedDataset({'phase': 'val', **dataset_options(root, 'val', 'val', preset)})
-    metrics, _ = evaluate(net.to(device).eval(), val, device)
-    return metrics
+    return evaluate_trained(root, run_dir, preset, device)[1]
 
 
 def psnr_cells(metrics, baseline):
@@ -112,6 +104,7 @@ def main(argv=None):
             cells.append(f'{sum(values) / len(values):6.2f} dB ({max(values) - min(values):.3f})')
         print(f'{precision:<10} {"":>4} {"":>8}  ' + '  '.join(f'{c:>26}' for c in cells))
     return 0
+
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -41,7 +41,7 @@ from basicsr.models import build_model
 from r2rnet_plugin.inference.fast_conv import set_fast_cpu_convs
 from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import build_vgg16_features, perceptual_distance
-from r2rnet_plugin.models.mixed_precision import native_bf16
+from r2rnet_plugin.models.mixed_precision import mixed_precision_dtype
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ('decom', 'denoise', 'relight', 'joint')
@@ -70,14 +70,14 @@ def parse_args(argv=None):
         if problem:
             parser.error(f'--published-code: {problem}')
     if args.precisions is None:
-        args.precisions = ['fp32', option_file_precision(args.device)]
-        args.precisions = sorted(set(args.precisions), key=PRECISIONS.index)
+        args.precisions = sorted({'fp32', option_file_precision(args.device)}, key=PRECISIONS.index)
     return args
 
 
 def option_file_precision(device):
     """What the option files' ``train: mixed_precision: auto`` trains in on ``device``."""
-    return 'bf16' if native_bf16(torch.device(device)) else 'fp32'
+    dtype = mixed_precision_dtype({'mixed_precision': 'auto'}, torch.device(device))
+    return 'bf16' if dtype is torch.bfloat16 else 'fp32'
 
 
 def stage_options(stage, precision, vgg_path, args, workdir):

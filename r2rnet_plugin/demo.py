@@ -107,16 +107,22 @@ def run_benchmark(root, preset):
     return out
 
 
-def report(root, preset, benchmark, seconds):
+def evaluate_trained(root, run_dir, preset, device):
+    """The R2RNet that the relight stage saved under ``run_dir``, evaluated on the validation
+    pairs under ``root``: ``(net, metrics, images)`` as :func:`evaluate` gives them."""
     from basicsr.archs import build_network
     from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
-    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     net = build_network({'type': 'R2RNet', 'channel': preset['channel']})
-    state = load_checkpoint(os.path.join(root, weights_path('relight', 'g')), 'demo weights')
+    state = load_checkpoint(os.path.join(run_dir, weights_path('relight', 'g')), 'demo weights')
     net.load_state_dict(state['params'])
     net.to(device).eval()
     val = LLIEPairedDataset({'phase': 'val', **dataset_options(root, 'val', 'val', preset)})
-    metrics, val_images = evaluate(net, val, device)
+    return (net, *evaluate(net, val, device))
+
+
+def report(root, preset, benchmark, seconds):
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    net, metrics, val_images = evaluate_trained(root, root, preset, device)
     samples = []
     for path in sorted(glob.glob(os.path.join(SAMPLES, '*.png'))):
         with open(path, 'rb') as f:
