@@ -14,6 +14,7 @@
 :mod:`r2rnet_plugin.compat` makes BasicSR's ``save_network``, ``save_training_state``,
 ``resume_training`` and ``--auto_resume`` use these.
 """
+import errno
 import os
 import random
 import re
@@ -28,6 +29,16 @@ from r2rnet_plugin.safe_load import CheckpointError, UnsafeCheckpointError, load
 
 TEMP_MARK = '.tmp.'
 SAVE_RETRIES = 3
+DISK_FULL_ERRNOS = frozenset(getattr(errno, name) for name in ('ENOSPC', 'EDQUOT') if hasattr(errno, name))
+
+
+class DiskFullError(OSError):
+    """No space (or no quota) left to save a checkpoint; the files saved before are intact."""
+
+    def __init__(self, path, error):
+        super().__init__(f'disk full: could not write {path} ({error.strerror or error}); nothing was replaced, '
+                         'the checkpoints saved before are intact. Free space, then resume (--auto_resume).')
+        self.errno, self.path = error.errno, path  # (not .filename: str() would then drop the message)
 
 
 def atomic_save(obj, path, retries=SAVE_RETRIES, logger=None):
@@ -40,16 +51,23 @@ def atomic_save(obj, path, retries=SAVE_RETRIES, logger=None):
         logger (logging.Logger, optional): Where failed attempts are reported.
 
     Raises:
+        DiskFullError: The disk or the quota is full (not retried); ``path`` is as it was.
         OSError: Every attempt failed; the message names the file.
     """
     remove_stale_temporaries(path)
     for attempt in range(1, retries + 1):
         try:
             temp = write_temporary(obj, path)
-            os.replace(temp, path)
+            try:
+                os.replace(temp, path)
+            except BaseException:
+                _remove(temp)
+                raise
             sync_folder(os.path.dirname(os.path.abspath(path)))
             return
         except OSError as error:
+            if error.errno in DISK_FULL_ERRNOS:
+                raise DiskFullError(path, error) from error
             if attempt == retries:
                 raise OSError(f'cannot save {path} ({retries} attempts): {error}') from error
             if logger is not None:

@@ -88,6 +88,9 @@ def check_number(value, name, minimum=0.0, maximum=None):
     return float(value)
 
 
+NETWORK_CHANNEL = 'network_g: channel'  # how the networks' width is written in an option file
+
+
 def check_bool(value, name):
     """``value`` if it is a bool (a string such as ``'false'`` would be true in Python)."""
     if not isinstance(value, bool):

@@ -226,9 +226,7 @@ def check_run_options(opt, path, is_train=True):
         if 'type' not in dataset:
             raise OptionFileError(f"option 'datasets: {phase}' in {path} has no 'type' "
                                   '(e.g. type: LLIEPairedDataset)')
-    if opt.get('path', {}) is not None and not isinstance(opt.get('path', {}), Mapping):
-        raise OptionFileError(f"option 'path' in {path} must be a mapping (it may be empty: path: {{}}); "
-                              f"got {opt['path']!r:.60}")
+    _section(opt, 'path', path, 'it may be empty: path: {}')
     if is_train:
         _check_training(opt, datasets, path)
 

@@ -192,6 +192,7 @@ def test_basicsr_style_float_frequencies_pass(train_opt):
     (lambda o: o.update(name='/tmp/elsewhere'), "'name' in f.yml must be a plain name"),
     (lambda o: o.update(name='../up'), "'name' in f.yml must be a plain name"),
     (lambda o: o.update(path=['x']), "'path' in f.yml must be a mapping"),
+    (lambda o: o.pop('path'), "f.yml has no 'path:' section \\(it may be empty: path: {}\\)"),
 ])
 def test_unusable_run_option_is_refused_naming_key_and_file(train_opt, edit, message):
     edit(train_opt)

@@ -4,6 +4,7 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import ResidualModule, conv1x1, conv3x3, leaky_relu
+from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_int
 
 
 @ARCH_REGISTRY.register()
@@ -20,6 +21,8 @@ class R2RDecomNet(nn.Module):
 
     def __init__(self, channel=64, num_modules=4):
         super().__init__()
+        channel = check_int(channel, NETWORK_CHANNEL)
+        num_modules = check_int(num_modules, 'network_g: num_modules', minimum=0)
         self.in_conv = conv3x3(4, channel)
         self.residual_modules = nn.ModuleList(ResidualModule(channel) for _ in range(num_modules))
         self.merge_convs = nn.ModuleList(conv3x3(2 * channel, channel) for _ in range(num_modules))

@@ -5,6 +5,7 @@ from torch import nn
 from basicsr.utils.registry import ARCH_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import conv1x1, crop_to, leaky_relu, pad_to_multiple
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
+from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_int
 
 
 @ARCH_REGISTRY.register()
@@ -19,6 +20,7 @@ class R2RDenoiseNet(nn.Module):
 
     def __init__(self, channel=64):
         super().__init__()
+        channel = check_int(channel, NETWORK_CHANNEL)
         self.unet = R2RUNet(in_ch=4, channel=channel, upsampling='deconv')
         self.out_conv = conv1x1(channel, 3)
 

@@ -4,10 +4,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-from r2rnet_plugin.archs.r2r_blocks import (ComplexConv2d, ComplexResidualBlock, SpectralFeatureBlock,
+from r2rnet_plugin.archs.r2r_blocks import (FFT_DIMS, ComplexConv2d, ComplexResidualBlock, SpectralFeatureBlock,
                                             SpectralTransform, conv1x1, conv3x3, crop_to, leaky_relu,
                                             pad_to_multiple)
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
+from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_choice, check_int
 
 
 class FFTDetailBranch(nn.Module):
@@ -86,6 +87,8 @@ class R2RRelightNet(nn.Module):
 
     def __init__(self, channel=64, fft_mode='chw'):
         super().__init__()
+        channel = check_int(channel, NETWORK_CHANNEL)
+        fft_mode = check_choice(fft_mode, sorted(FFT_DIMS), 'network_g: fft_mode')
         self.fft_branch = FFTDetailBranch(4, channel, fft_mode)
         self.unet_branch = ContrastUNetBranch(4, channel)
         self.fuse = conv3x3(2 * channel, channel)

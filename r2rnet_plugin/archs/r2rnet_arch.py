@@ -5,11 +5,12 @@ import torch
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-from r2rnet_plugin.archs.r2r_blocks import crop_to, pad_to_multiple
+from r2rnet_plugin.archs.r2r_blocks import FFT_DIMS, crop_to, pad_to_multiple
 from r2rnet_plugin.archs.r2r_decom_arch import R2RDecomNet
 from r2rnet_plugin.archs.r2r_denoise_arch import R2RDenoiseNet
 from r2rnet_plugin.archs.r2r_relight_arch import R2RRelightNet
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE
+from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_choice, check_int
 
 
 class R2RComponents(NamedTuple):
@@ -73,6 +74,8 @@ class R2RNet(nn.Module):
 
     def __init__(self, channel=64, fft_mode='chw'):
         super().__init__()
+        channel = check_int(channel, NETWORK_CHANNEL)
+        fft_mode = check_choice(fft_mode, sorted(FFT_DIMS), 'network_g: fft_mode')
         self.decom = R2RDecomNet(channel)
         self.denoise = R2RDenoiseNet(channel)
         self.relight = R2RRelightNet(channel, fft_mode)

@@ -1,4 +1,5 @@
 """Validation shared by the plugin's LLIE models: BasicSR metrics, saved images, tensorboard."""
+import math
 from os import path as osp
 
 import torch
@@ -20,6 +21,10 @@ class LLIEValidationMixin:
     ``save_components`` (R, L, R_denoised, I_delta images; default on in training),
     ``tb_images`` (validation images sent to tensorboard, default 2), ``pbar`` (default on).
     Under distributed training, rank 0 validates on the whole set.
+
+    A non-finite output (NaN/inf from diverged weights) would be saved as a black image and
+    scored like one; instead such images are counted and named, the metrics of that validation
+    are reported as ``nan``, and a non-finite metric never becomes the "Best" one.
     """
 
     def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
@@ -36,14 +41,18 @@ class LLIEValidationMixin:
         tb_images = val_opt.get('tb_images', 2)
         pbar = tqdm(total=len(dataloader), unit='image', desc=f'Validate {dataset_name}',
                     disable=not val_opt.get('pbar', True))
+        count, nonfinite = 0, []
         for idx, val_data in enumerate(dataloader):
             img_name = self._image_name(val_data)
             self.feed_data(val_data)
             self.test()
             visuals = self.get_current_visuals()
-            result = tensor2img([visuals['result']])
-            if metrics and 'gt' in visuals:
-                pair = {'img': result, 'img2': tensor2img([visuals['gt']])}
+            count += 1
+            finite = bool(torch.isfinite(visuals['result']).all())
+            if not finite:
+                nonfinite.append(img_name)
+            if metrics and finite and 'gt' in visuals:
+                pair = {'img': tensor2img([visuals['result']]), 'img2': tensor2img([visuals['gt']])}
                 for name, metric_opt in metrics.items():
                     self.metric_results[name] += calculate_metric(pair, metric_opt)
             if save_img:
@@ -55,10 +64,16 @@ class LLIEValidationMixin:
             pbar.update(1)
         pbar.close()
         release_freed_memory()  # whole validation images need far more memory than training crops
-        if metrics:
+        if nonfinite:
+            shown = ', '.join(nonfinite[:5]) + (', ...' if len(nonfinite) > 5 else '')
+            get_root_logger().warning(
+                f'Validation {dataset_name} at iter {current_iter}: {len(nonfinite)} of {count} image(s) gave '
+                f'non-finite outputs (NaN/inf): {shown}; the metrics are nan and not counted as Best.')
+        if metrics and count:
             for name in metrics:
-                self.metric_results[name] /= idx + 1
-                self._update_best_metric_result(dataset_name, name, self.metric_results[name], current_iter)
+                self.metric_results[name] = math.nan if nonfinite else self.metric_results[name] / count
+                if math.isfinite(self.metric_results[name]):
+                    self._update_best_metric_result(dataset_name, name, self.metric_results[name], current_iter)
             self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
 
     @staticmethod
@@ -87,7 +102,9 @@ class LLIEValidationMixin:
         lines = [f'Validation {dataset_name} ({self._output_name()} vs normal light)']
         for name, value in self.metric_results.items():
             best = self.best_metric_results[dataset_name][name]
-            lines.append(f'\t # {name}: {value:.4f}\tBest: {best["val"]:.4f} @ {best["iter"]} iter')
+            note = '' if math.isfinite(value) else ' (non-finite: not counted)'
+            best_text = f'{best["val"]:.4f} @ {best["iter"]} iter' if best['iter'] != -1 else 'none yet'
+            lines.append(f'\t # {name}: {value:.4f}{note}\tBest: {best_text}')
             if tb_logger:
                 tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
         logger.info('\n'.join(lines))
