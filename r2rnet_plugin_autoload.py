@@ -4,8 +4,8 @@ The installed ``r2rnet_plugin_autoload.pth`` imports this module when Python sta
 puts a small finder on ``sys.meta_path`` (no torch, no basicsr: start-up stays fast). When a
 program later imports ``basicsr``, the finder:
 
-1. applies the plugin's import aliases (``r2rnet_plugin.compat``) so basicsr 1.4.2 imports
-   on today's torchvision and SciPy,
+1. applies the plugin's import fixes (``r2rnet_plugin.compat.imports``) so basicsr 1.4.2
+   imports on today's torchvision,
 2. lets basicsr's own code run,
 3. imports ``r2rnet_plugin``, which registers its archs, losses, datasets and models.
 
@@ -24,14 +24,17 @@ def enabled():
     return os.environ.get(ENV_VAR, '1').strip().lower() not in ('0', 'false', 'no', 'off')
 
 
-def _load_compat():
-    """Import ``r2rnet_plugin.compat`` without running the package (which imports basicsr)."""
+IMPORT_FIXES = 'r2rnet_plugin.compat.imports'
+
+
+def _load_import_fixes():
+    """Import ``r2rnet_plugin.compat.imports`` without running the package (which imports basicsr)."""
     import importlib.util
-    if 'r2rnet_plugin.compat' in sys.modules:
-        return sys.modules['r2rnet_plugin.compat']
+    if IMPORT_FIXES in sys.modules:
+        return sys.modules[IMPORT_FIXES]
     package = importlib.util.find_spec('r2rnet_plugin')
-    path = os.path.join(package.submodule_search_locations[0], 'compat.py')
-    spec = importlib.util.spec_from_file_location('r2rnet_plugin.compat', path)
+    path = os.path.join(package.submodule_search_locations[0], 'compat', 'imports.py')
+    spec = importlib.util.spec_from_file_location(IMPORT_FIXES, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # the package reuses this very module when it imports it
     spec.loader.exec_module(module)
@@ -39,7 +42,7 @@ def _load_compat():
 
 
 class _BasicsrLoader:
-    """Wraps basicsr's own loader: compat before, plugin registration after."""
+    """Wraps basicsr's own loader: import fixes before, plugin registration after."""
 
     def __init__(self, loader):
         self.loader = loader
@@ -48,7 +51,7 @@ class _BasicsrLoader:
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
-        _load_compat().install_import_aliases()
+        _load_import_fixes().install_import_aliases()
         module.__spec__.loader = self.loader
         module.__loader__ = self.loader
         self.loader.exec_module(module)

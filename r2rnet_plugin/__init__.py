@@ -1,11 +1,36 @@
 """R2RNet as a BasicSR plugin: importing this package registers its archs, losses, datasets, models.
 
-BasicSR 1.4.2 is first adapted to today's libraries (:mod:`r2rnet_plugin.compat`).
+BasicSR 1.4.2 is first made importable on today's libraries (:mod:`r2rnet_plugin.compat`).
+Two commands need neither BasicSR nor torch (``prepare_lmdb``, ``convert_official``): when one
+of them is the program being run, nothing is registered, so its ``--help`` answers at once.
 """
-from r2rnet_plugin import compat
-
-compat.apply()
-
-from r2rnet_plugin import archs, data, losses, models  # noqa: E402,F401  (registration)
+import os
+import sys
 
 __version__ = '0.1.0'
+
+# The commands that register nothing: ``python -m <module>`` or the console script.
+LIGHT_COMMANDS = {'r2rnet_plugin.prepare_lmdb': 'r2rnet-prepare-lmdb',
+                  'r2rnet_plugin.convert_official': 'r2rnet-convert-official'}
+
+
+def running_light_command(argv=None):
+    """True when the program is one of :data:`LIGHT_COMMANDS` (from ``sys.orig_argv``)."""
+    argv = getattr(sys, 'orig_argv', []) if argv is None else argv
+    for i, arg in enumerate(argv[1:], 1):
+        if arg == '-m':
+            return i + 1 < len(argv) and argv[i + 1] in LIGHT_COMMANDS
+        if not arg.startswith('-'):
+            return os.path.basename(arg) in LIGHT_COMMANDS.values()
+    return False
+
+
+def register():
+    """Make basicsr importable, then register the plugin's parts in its registries. Idempotent."""
+    from r2rnet_plugin import compat
+    compat.apply()
+    from r2rnet_plugin import archs, data, losses, models  # noqa: F401  (registration)
+
+
+if not running_light_command():
+    register()

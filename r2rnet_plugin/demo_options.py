@@ -11,16 +11,16 @@ STAGE_LOSSES = {
 # The baselines' losses are those of options/train_retinexnet_lol.yml and train_zerodce_lol.yml.
 BASELINES = {
     'retinexnet': dict(
-        network={'type': 'RetinexNet', 'num_layers': 5}, lr=1e-3,
+        network={'type': 'R2RPluginRetinexNet', 'num_layers': 5}, lr=1e-3,
         train={'decom_opt': {'type': 'RetinexDecomLoss', 'loss_weight': 1.0, 'recon_weight': 1.0,
                              'mutual_weight': 0.001, 'perceptual_weight': 0, 'smooth_weight': 0.1},
                'reflectance_opt': {'type': 'L1Loss', 'loss_weight': 0.01},
                'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
                'illumination_opt': {'type': 'IlluminationSmoothnessLoss', 'loss_weight': 3.0}}),
     'zerodce': dict(
-        network={'type': 'ZeroDCE', 'iterations': 8}, lr=1e-3,
+        network={'type': 'R2RPluginZeroDCE', 'iterations': 8}, lr=1e-3,
         train={'grad_clip_norm': 0.1,
-               'nonref_opt': {'type': 'ZeroDCELoss', 'loss_weight': 1.0, 'spatial_weight': 1.0,
+               'nonref_opt': {'type': 'R2RPluginZeroDCELoss', 'loss_weight': 1.0, 'spatial_weight': 1.0,
                               'exposure_weight': 10.0, 'color_weight': 5.0, 'smoothness_weight': 200.0,
                               'exposure_level': 0.6, 'exposure_patch': 16, 'spatial_region': 4}}),
 }
@@ -74,8 +74,8 @@ def baseline_network(name, preset):
 def baseline_options(name, root, preset):
     """RetinexNet or Zero-DCE (``name`` in BASELINES) trained with the plugin's LLIEModel."""
     spec = BASELINES[name]
-    return training_options(name, 'LLIEModel', baseline_network(name, preset), root, preset, preset['iters'][name],
-                            spec['lr'], dict(spec['train']))
+    return training_options(name, 'R2RPluginLLIEModel', baseline_network(name, preset), root, preset,
+                            preset['iters'][name], spec['lr'], dict(spec['train']))
 
 
 def test_options(root, preset):
@@ -96,9 +96,10 @@ def benchmark_options(root, preset):
         'warmup': 1, 'repeats': 3, 'metrics': {'crop_border': 0, 'niqe': preset['niqe']},
         'sheet': {'images': 2, 'crop': preset['gt_size']},
         'methods': [
-            {'name': 'Identity (no enhancement)', 'network': {'type': 'IdentityLLIE'}, 'weights': None},
-            {'name': 'Gamma (auto)', 'network': {'type': 'GammaLLIE', 'target_mean': 0.5}, 'weights': None},
-            {'name': 'CLAHE', 'network': {'type': 'CLAHELLIE', 'clip_limit': 2.0, 'tile_grid': 8}, 'weights': None},
+            {'name': 'Identity (no enhancement)', 'network': {'type': 'R2RPluginIdentity'}, 'weights': None},
+            {'name': 'Gamma (auto)', 'network': {'type': 'R2RPluginGamma', 'target_mean': 0.5}, 'weights': None},
+            {'name': 'CLAHE', 'network': {'type': 'R2RPluginCLAHE', 'clip_limit': 2.0, 'tile_grid': 8},
+             'weights': None},
             {'name': 'RetinexNet', 'network': baseline_network('retinexnet', preset),
              'weights': os.path.join(root, weights_path('retinexnet', 'g'))},
             {'name': 'Zero-DCE', 'network': baseline_network('zerodce', preset),

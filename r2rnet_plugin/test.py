@@ -1,15 +1,15 @@
 """`python -m r2rnet_plugin.test -opt OPTIONS.yml`: BasicSR's testing pipeline with the plugin loaded.
 
+Every BasicSR fix of the plugin applies, whatever the model (see README, "BasicSR compatibility").
 Same arguments as `python -m basicsr.test`; experiments, results and logs go under the current directory.
 """
-import os
-
-import r2rnet_plugin  # noqa: F401  (registers the plugin and adapts basicsr)
+from r2rnet_plugin.compat import scope
+from r2rnet_plugin.compat.launch import run_pipeline
 
 
 def main():
-    from basicsr.test import test_pipeline
-    test_pipeline(os.getcwd())
+    scope.opt_in_process()
+    run_pipeline('basicsr.test', 'test_pipeline')
 
 
 if __name__ == '__main__':

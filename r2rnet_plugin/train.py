@@ -1,15 +1,15 @@
 """`python -m r2rnet_plugin.train -opt OPTIONS.yml`: BasicSR's training pipeline with the plugin loaded.
 
+Every BasicSR fix of the plugin applies, whatever the model (see README, "BasicSR compatibility").
 Same arguments as `python -m basicsr.train`; experiments, results and logs go under the current directory.
 """
-import os
-
-import r2rnet_plugin  # noqa: F401  (registers the plugin and adapts basicsr)
+from r2rnet_plugin.compat import scope
+from r2rnet_plugin.compat.launch import run_pipeline
 
 
 def main():
-    from basicsr.train import train_pipeline
-    train_pipeline(os.getcwd())
+    scope.opt_in_process()
+    run_pipeline('basicsr.train', 'train_pipeline')
 
 
 if __name__ == '__main__':

@@ -21,7 +21,8 @@ from reference_weights import load_schema
 from tiny_setup import write_lol_pairs
 
 OUTPUT_FILES = ('results.md', 'results.csv', 'results.json', 'quality_vs_latency.png', 'crops.png')
-LLIE_ARCHS = ('CLAHELLIE', 'GammaLLIE', 'IdentityLLIE', 'R2RNet', 'RetinexNet', 'ZeroDCE')
+LLIE_ARCHS = ('R2RPluginCLAHE', 'R2RPluginGamma', 'R2RPluginIdentity', 'R2RNet', 'R2RPluginRetinexNet',
+              'R2RPluginZeroDCE')
 PLUGIN_MODULE = 'bench_test_plugin_archs'
 PLUGIN_SOURCE = '''
 import torch
@@ -75,7 +76,7 @@ def read_json(out):
 def test_benchmark_runs_every_method_and_writes_every_file(bench, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(bench['plugin_dir'])
     methods = [{'name': 'R2RNet c8', 'network': {'type': 'R2RNet', 'channel': 8}, 'weights': bench['weights']},
-               {'name': 'Gamma', 'network': {'type': 'GammaLLIE'}, 'weights': None},
+               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma'}, 'weights': None},
                {'name': 'Plugin arch', 'network': {'type': 'BenchTestBrighten', 'gain': 4.0}}]
     out = str(tmp_path / 'out')
     code = main(['-opt', write_benchmark(tmp_path, bench['data'], methods), '--plugin', PLUGIN_MODULE,
@@ -132,12 +133,12 @@ def test_wrong_weights_are_reported_in_their_row_and_the_others_run(bench, tmp_p
     torch.save({'params': partial}, tmp_path / 'partial.pth')
     r2rnet_c8 = {'type': 'R2RNet', 'channel': 8}
     methods = [{'name': 'wrong width', 'network': r2rnet_c8, 'weights': str(tmp_path / 'narrow.pth')},
-               {'name': 'Gamma', 'network': {'type': 'GammaLLIE', 'gamma': 0.5}},
+               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}},
                {'name': 'official', 'network': r2rnet_c8, 'weights': official_checkpoints(bench['r2rnet'], tmp_path)},
                {'name': 'not official', 'network': r2rnet_c8, 'weights': [bench['weights']] * 3},
                {'name': 'ema', 'network': r2rnet_c8, 'weights': str(tmp_path / 'ema.pth'), 'param_key': 'params_ema'},
-               {'name': 'missing file', 'network': {'type': 'ZeroDCE'}, 'weights': str(tmp_path / 'none.pth')},
-               {'name': 'partial', 'network': {'type': 'ZeroDCE', 'channel': 8},
+               {'name': 'missing file', 'network': {'type': 'R2RPluginZeroDCE'}, 'weights': str(tmp_path / 'none.pth')},
+               {'name': 'partial', 'network': {'type': 'R2RPluginZeroDCE', 'channel': 8},
                 'weights': str(tmp_path / 'partial.pth'), 'strict': False}]
     out = str(tmp_path / 'out')
     code = main(['-opt', write_benchmark(tmp_path, bench['data'], methods, max_images=1, metrics={'niqe': False}),
@@ -159,7 +160,7 @@ def test_wrong_weights_are_reported_in_their_row_and_the_others_run(bench, tmp_p
 
 
 def test_unknown_arch_lists_the_llie_archs(bench, tmp_path, capsys):
-    methods = [{'name': 'Gamma', 'network': {'type': 'GammaLLIE'}},
+    methods = [{'name': 'Gamma', 'network': {'type': 'R2RPluginGamma'}},
                {'name': 'typo', 'network': {'type': 'R2RNett'}}]
     assert main(['-opt', write_benchmark(tmp_path, bench['data'], methods), '--out', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
@@ -180,7 +181,7 @@ def test_command_line_with_plugin_file_and_option_errors(bench, tmp_path):
 
     result = run('-opt', write_benchmark(tmp_path, bench['data'], methods), '--plugin', plugin)
     assert result.returncode == 2
-    assert 'BenchTestBrighten' in result.stderr and 'ZeroDCE' in result.stderr  # the plugin's arch is listed
+    assert 'BenchTestBrighten' in result.stderr and 'R2RPluginZeroDCE' in result.stderr  # the plugin's arch is listed
     (tmp_path / 'bad.yml').write_text(yaml.safe_dump({'dataset': {'layout': 'lol'}, 'methods': [], 'repeat': 3}))
     result = run('-opt', str(tmp_path / 'bad.yml'))
     assert result.returncode == 2 and 'unknown option(s) repeat' in result.stderr

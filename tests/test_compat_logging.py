@@ -3,12 +3,15 @@ import re
 
 import pytest
 
-import r2rnet_plugin  # noqa: F401  (applies the compat patches)
+import r2rnet_plugin  # noqa: F401  (registers the plugin)
 import basicsr.train
 import basicsr.utils
 import basicsr.utils.logger
+from r2rnet_plugin.compat import install_run_fixes
 
-OPT = {'name': 'eta_check', 'logger': {'print_freq': 1, 'use_tb_logger': False}, 'train': {'total_iter': 10}}
+install_run_fixes()  # as a run of the plugin's models does
+OPT = {'name': 'eta_check', 'model_type': 'R2RNetModel', 'logger': {'print_freq': 1, 'use_tb_logger': False},
+       'train': {'total_iter': 10}}
 
 
 class Clock:
@@ -34,7 +37,7 @@ def logged_eta(logger, current_iter):
 
 def test_train_pipeline_uses_the_fixed_logger():
     assert basicsr.train.MessageLogger is basicsr.utils.MessageLogger is basicsr.utils.logger.MessageLogger
-    assert basicsr.train.MessageLogger.__module__ == 'r2rnet_plugin.compat'
+    assert basicsr.train.MessageLogger.__module__ == 'r2rnet_plugin.compat.reporting'
 
 
 def test_eta_from_a_fresh_start(clock):

@@ -60,4 +60,4 @@ def test_wheel_ships_the_start_up_hook(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert 'r2rnet_plugin_autoload.pth' in names
     assert 'r2rnet_plugin_autoload.py' in names
-    assert 'r2rnet_plugin/compat.py' in names
+    assert 'r2rnet_plugin/compat/imports.py' in names

@@ -21,9 +21,9 @@ def dark_image(size=(2, 3, 37, 53)):
 
 
 def test_archs_model_and_loss_are_registered():
-    for name in ('IdentityLLIE', 'GammaLLIE', 'CLAHELLIE', 'RetinexNet', 'ZeroDCE'):
+    for name in ('R2RPluginIdentity', 'R2RPluginGamma', 'R2RPluginCLAHE', 'R2RPluginRetinexNet', 'R2RPluginZeroDCE'):
         assert name in ARCH_REGISTRY and ARCH_REGISTRY.get(name).llie_arch
-    assert 'ZeroDCELoss' in LOSS_REGISTRY and 'LLIEModel' in MODEL_REGISTRY
+    assert 'R2RPluginZeroDCELoss' in LOSS_REGISTRY and 'R2RPluginLLIEModel' in MODEL_REGISTRY
 
 
 # ------------------------------------------------------------------------------ non-learned
@@ -116,8 +116,8 @@ def model_options(network, is_train=True, **train):
 
 def test_non_learned_archs_cannot_be_trained_but_can_be_tested():
     with pytest.raises(ValueError, match='no parameters to train.*non-learned'):
-        LLIEModel(model_options({'type': 'GammaLLIE'}, pixel_opt={'type': 'L1Loss'}))
-    model = LLIEModel(model_options({'type': 'GammaLLIE', 'gamma': 0.5}, is_train=False))
+        LLIEModel(model_options({'type': 'R2RPluginGamma'}, pixel_opt={'type': 'L1Loss'}))
+    model = LLIEModel(model_options({'type': 'R2RPluginGamma', 'gamma': 0.5}, is_train=False))
     model.feed_data({'lq': dark_image((1, 3, 8, 8))})
     model.test()
     assert torch.allclose(model.get_current_visuals()['result'], model.lq.sqrt(), atol=1e-6)
@@ -125,10 +125,11 @@ def test_non_learned_archs_cannot_be_trained_but_can_be_tested():
 
 def test_llie_model_needs_a_loss_and_names_missing_outputs():
     with pytest.raises(ValueError, match="at least one loss.*'train: pixel_opt'"):
-        LLIEModel(model_options({'type': 'ZeroDCE', 'channel': 8}))
+        LLIEModel(model_options({'type': 'R2RPluginZeroDCE', 'channel': 8}))
     with pytest.raises(ValueError, match='does not know the loss option.*pixle_opt'):
-        LLIEModel(model_options({'type': 'ZeroDCE', 'channel': 8}, pixle_opt={'type': 'L1Loss'}))
-    model = LLIEModel(model_options({'type': 'RetinexNet', 'channel': 8}, nonref_opt={'type': 'ZeroDCELoss'}))
+        LLIEModel(model_options({'type': 'R2RPluginZeroDCE', 'channel': 8}, pixle_opt={'type': 'L1Loss'}))
+    model = LLIEModel(model_options({'type': 'R2RPluginRetinexNet', 'channel': 8},
+                                    nonref_opt={'type': 'R2RPluginZeroDCELoss'}))
     model.feed_data({'lq': dark_image((1, 3, 16, 16)), 'gt': torch.rand(1, 3, 16, 16)})
     with pytest.raises(ValueError, match='nonref_opt needs curves.*RetinexNet'):
         model.optimize_parameters(1)
@@ -137,7 +138,7 @@ def test_llie_model_needs_a_loss_and_names_missing_outputs():
 def test_retinexnet_losses_reach_every_part():
     opt = yaml.safe_load(open(os.path.join(REPO, 'options', 'train_retinexnet_lol.yml')))
     losses = {k: v for k, v in opt['train'].items() if k.endswith('_opt')}
-    model = LLIEModel(model_options({'type': 'RetinexNet', 'channel': 8}, **losses))
+    model = LLIEModel(model_options({'type': 'R2RPluginRetinexNet', 'channel': 8}, **losses))
     model.feed_data({'lq': dark_image((2, 3, 24, 24)), 'gt': torch.rand(2, 3, 24, 24)})
     model.optimize_parameters(1)
     log = model.get_current_log()
@@ -146,8 +147,9 @@ def test_retinexnet_losses_reach_every_part():
 
 
 @pytest.mark.parametrize('network, losses', [
-    ({'type': 'ZeroDCE', 'channel': 8}, {'nonref_opt': {'type': 'ZeroDCELoss'}, 'grad_clip_norm': 0.1}),
-    ({'type': 'RetinexNet', 'channel': 8}, {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0},
+    ({'type': 'R2RPluginZeroDCE', 'channel': 8},
+     {'nonref_opt': {'type': 'R2RPluginZeroDCELoss'}, 'grad_clip_norm': 0.1}),
+    ({'type': 'R2RPluginRetinexNet', 'channel': 8}, {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0},
                                             'pixel_opt': {'type': 'L1Loss'}})])
 def test_llie_model_trains_under_bf16_autocast(network, losses):
     model = LLIEModel(model_options(network, mixed_precision='bf16', **losses))

@@ -70,18 +70,18 @@ def test_known_options_pass(tmp_path):
 
 def llie_options(**train):
     return {'name': 'unit', 'num_gpu': 0, 'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1,
-            'network_g': {'type': 'ZeroDCE', 'channel': 8}, 'path': {},
+            'network_g': {'type': 'R2RPluginZeroDCE', 'channel': 8}, 'path': {},
             'train': dict({'optim_g': {'type': 'Adam', 'lr': 1e-3},
                            'scheduler': {'type': 'MultiStepLR', 'milestones': [10], 'gamma': 0.5},
-                           'nonref_opt': {'type': 'ZeroDCELoss'}}, **train)}
+                           'nonref_opt': {'type': 'R2RPluginZeroDCELoss'}}, **train)}
 
 
 def test_llie_model_option_errors():
     with pytest.raises(OptionError, match="'train: grad_clip_nrom'; did you mean 'grad_clip_norm'"):
         LLIEModel(llie_options(grad_clip_nrom=0.1))
-    with pytest.raises(OptionError, match="'train: nonref_opt: exposure_wieght' for ZeroDCELoss; did you mean "
+    with pytest.raises(OptionError, match="'train: nonref_opt: exposure_wieght' for R2RPluginZeroDCELoss; did you mean "
                                           "'exposure_weight'"):
-        LLIEModel(llie_options(nonref_opt={'type': 'ZeroDCELoss', 'exposure_wieght': 10.0}))
+        LLIEModel(llie_options(nonref_opt={'type': 'R2RPluginZeroDCELoss', 'exposure_wieght': 10.0}))
     with pytest.raises(OptionError, match="'train: grad_clip_norm' must be a finite number"):
         LLIEModel(llie_options(grad_clip_norm='big'))
     with pytest.raises(OptionError, match="'train: mixed_precision' must be one of"):
@@ -148,7 +148,7 @@ def test_shipped_option_files_use_known_keys():
     from r2rnet_plugin.data.llie_paired_dataset import BASICSR_KEYS, OPTION_KEYS
     from r2rnet_plugin.models.r2rnet_model import R2RNetModel
     from r2rnet_plugin.models.training_guard import check_model_options
-    models = {'R2RNetModel': R2RNetModel, 'LLIEModel': LLIEModel}
+    models = {'R2RNetModel': R2RNetModel, 'R2RPluginLLIEModel': LLIEModel}
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     files = sorted(glob.glob(os.path.join(repo, 'options', '*.yml')))
     assert files

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from basicsr.models import build_model
-from r2rnet_plugin import compat
+from r2rnet_plugin.compat import checkpoints
 from r2rnet_plugin.convert_official import load_state_dict_file
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
 from r2rnet_plugin.safe_load import CheckpointError, UnsafeCheckpointError, load_checkpoint
@@ -85,11 +85,11 @@ def test_refused_by_the_resume_paths(tmp_path, malicious):
     opt = resume_options(tmp_path, auto=False)
     opt['path']['resume_state'] = str(path)
     with pytest.raises(UnsafeCheckpointError, match="option 'path: resume_state'"):
-        compat.load_resume_state(opt)
+        checkpoints.load_resume_state(opt)
     opt = resume_options(tmp_path, auto=True)
     os.replace(path, os.path.join(opt['path']['training_states'], '4.state'))
     with pytest.raises(UnsafeCheckpointError, match='training state .*4.state'):
-        compat.load_resume_state(opt)  # a tampered state is not quietly passed over
+        checkpoints.load_resume_state(opt)  # a tampered state is not quietly passed over
     assert not marker.exists()
 
 
@@ -100,7 +100,7 @@ def test_refused_as_network_file_of_a_training_state(tmp_path, malicious):
                os.path.join(opt['path']['training_states'], '2.state'))
     os.replace(path, os.path.join(opt['path']['models'], 'net_relight_2.pth'))
     with pytest.raises(UnsafeCheckpointError, match='net_relight_2.pth'):
-        compat.load_resume_state(opt)
+        checkpoints.load_resume_state(opt)
     assert not marker.exists()
 
 

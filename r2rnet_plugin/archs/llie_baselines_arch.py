@@ -13,8 +13,10 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from r2rnet_plugin.registration import register_as
 
-@ARCH_REGISTRY.register()
+
+@register_as(ARCH_REGISTRY, 'R2RPluginIdentity')
 class IdentityLLIE(nn.Module):
     """Returns the low-light input unchanged: the "do nothing" row of a benchmark."""
 
@@ -24,7 +26,7 @@ class IdentityLLIE(nn.Module):
         return x
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY, 'R2RPluginGamma')
 class GammaLLIE(nn.Module):
     """Gamma correction ``x ** gamma``, with a fixed or a per-image automatic gamma.
 
@@ -61,7 +63,7 @@ class GammaLLIE(nn.Module):
         return x.float().clamp(0, 1).pow(self.image_gamma(x)).to(x.dtype)
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY, 'R2RPluginCLAHE')
 class CLAHELLIE(nn.Module):
     """OpenCV's CLAHE on the lightness channel of CIE Lab, image by image.
 

@@ -6,9 +6,10 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import conv1x1, crop_to, leaky_relu, pad_to_multiple
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
 from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_int
+from r2rnet_plugin.registration import register_as
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY)
 class R2RDenoiseNet(nn.Module):
     """``(L, R) -> R_denoised``: a U-Net on ``cat(R, L)``, 1x1 conv to RGB, LeakyReLU (no sigmoid).
 

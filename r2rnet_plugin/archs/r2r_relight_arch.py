@@ -9,6 +9,7 @@ from r2rnet_plugin.archs.r2r_blocks import (FFT_DIMS, ComplexConv2d, ComplexResi
                                             pad_to_multiple)
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
 from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_choice, check_int
+from r2rnet_plugin.registration import register_as
 
 
 class FFTDetailBranch(nn.Module):
@@ -73,7 +74,7 @@ class ContrastUNetBranch(nn.Module):
         return leaky_relu(self.out_conv(out))
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY)
 class R2RRelightNet(nn.Module):
     """``(L, R_denoised) -> I_delta``, the relit illumination ``[B, 1, H, W]`` (>= 0).
 

@@ -11,6 +11,7 @@ from r2rnet_plugin.archs.r2r_denoise_arch import R2RDenoiseNet
 from r2rnet_plugin.archs.r2r_relight_arch import R2RRelightNet
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE
 from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_choice, check_int
+from r2rnet_plugin.registration import register_as
 
 
 class R2RComponents(NamedTuple):
@@ -57,7 +58,7 @@ def run_stages(decom, denoise, relight, x, upto='enhanced', also_decompose=None)
     return out, (crop_to(R_all[len(x):], size), crop_to(L_all[len(x):], size))
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY)
 class R2RNet(nn.Module):
     """The whole R2RNet pipeline; ``forward(x)`` returns the enhanced image.
 

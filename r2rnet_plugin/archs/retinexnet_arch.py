@@ -13,6 +13,8 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from r2rnet_plugin.registration import register_as
+
 
 class RetinexComponents(NamedTuple):
     """Every intermediate of one RetinexNet pass (all ``[B, C, H, W]``)."""
@@ -79,7 +81,7 @@ class RetinexRelight(nn.Module):
         return self.out_conv(self.fusion(torch.cat(multi_scale, dim=1)))
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY, 'R2RPluginRetinexNet')
 class RetinexNet(nn.Module):
     """RetinexNet: ``forward(x)`` returns the enhanced image ``R * I_delta``.
 

@@ -9,6 +9,8 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
+from r2rnet_plugin.registration import register_as
+
 
 class ZeroDCEComponents(NamedTuple):
     """One Zero-DCE pass (all ``[B, C, H, W]``)."""
@@ -27,7 +29,7 @@ def apply_curves(x, curves):
     return x
 
 
-@ARCH_REGISTRY.register()
+@register_as(ARCH_REGISTRY, 'R2RPluginZeroDCE')
 class ZeroDCE(nn.Module):
     """DCE-Net and its curves: ``forward(x)`` returns the enhanced image.
 

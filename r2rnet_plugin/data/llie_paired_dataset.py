@@ -15,6 +15,7 @@ from r2rnet_plugin.data.sample_seeds import sample_rng
 from r2rnet_plugin.data.source_checks import construction_problems
 from r2rnet_plugin.data.sources import resolve_source
 from r2rnet_plugin.option_checks import check_bool, check_choice, check_int, check_known_keys, check_number
+from r2rnet_plugin.registration import register_as
 
 PHASES = ('train', 'val', 'test')
 # The dataset's own options, and those BasicSR reads from the same section (build_dataset,
@@ -25,7 +26,7 @@ BASICSR_KEYS = ('name', 'type', 'phase', 'scale', 'num_worker_per_gpu', 'batch_s
                 'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory', 'persistent_workers', 'num_prefetch_queue')
 
 
-@DATASET_REGISTRY.register()
+@register_as(DATASET_REGISTRY)
 class LLIEPairedDataset(data.Dataset):
     """Pairs of low-light (``lq``) and normal-light (``gt``) images for R2RNet.
 

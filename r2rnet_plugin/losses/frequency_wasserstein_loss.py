@@ -4,6 +4,7 @@ from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
 from r2rnet_plugin.option_checks import check_weights
+from r2rnet_plugin.registration import register_as
 
 
 def sorted_wasserstein(u, v):
@@ -48,7 +49,7 @@ def frequency_wasserstein(pred, target, per_image_fft=False, distance_dtype=None
     return total.sum() / (pred.shape[-2] * pred.shape[-1])
 
 
-@LOSS_REGISTRY.register()
+@register_as(LOSS_REGISTRY)
 class FrequencyWassersteinLoss(nn.Module):
     """R2RNet's frequency loss (``frequency_loss`` of the reference), see :func:`frequency_wasserstein`.
 

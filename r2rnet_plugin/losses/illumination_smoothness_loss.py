@@ -5,6 +5,7 @@ from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
 from r2rnet_plugin.option_checks import check_weights
+from r2rnet_plugin.registration import register_as
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -32,7 +33,7 @@ def abs_gradient(x, direction, padding_mode='zeros'):
     return grad.abs().reshape(b, c, h + 1, w + 1)
 
 
-@LOSS_REGISTRY.register()
+@register_as(LOSS_REGISTRY)
 class IlluminationSmoothnessLoss(nn.Module):
     """Structure-aware smoothness of the illumination (``smooth()`` of the reference).
 

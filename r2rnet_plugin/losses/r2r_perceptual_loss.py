@@ -14,6 +14,7 @@ from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
 from r2rnet_plugin.option_checks import check_weights
+from r2rnet_plugin.registration import register_as
 from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint
 
 # (name, in_channels, out_channels) of the convolutions up to conv4_3; 'pool' is a 2x2 max-pool.
@@ -138,7 +139,7 @@ def perceptual_distance(features, pred, target, eps=1e-5):
     return F.mse_loss(normalised(pred), target_feat)
 
 
-@LOSS_REGISTRY.register()
+@register_as(LOSS_REGISTRY)
 class R2RPerceptualLoss(nn.Module):
     """R2RNet's perceptual loss ``MSE(IN(vgg(pred)), IN(vgg(target)))`` on relu(conv4_3).
 

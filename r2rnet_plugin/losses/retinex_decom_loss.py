@@ -6,9 +6,10 @@ from basicsr.utils.registry import LOSS_REGISTRY
 from r2rnet_plugin.option_checks import check_weights
 from r2rnet_plugin.losses.illumination_smoothness_loss import IlluminationSmoothnessLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
+from r2rnet_plugin.registration import register_as
 
 
-@LOSS_REGISTRY.register()
+@register_as(LOSS_REGISTRY)
 class RetinexDecomLoss(nn.Module):
     """Retinex decomposition loss of a low/normal-light pair, as in the reference's Decom phase.
 

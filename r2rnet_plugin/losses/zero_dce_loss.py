@@ -10,6 +10,7 @@ from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
 from r2rnet_plugin.option_checks import check_weights
+from r2rnet_plugin.registration import register_as
 
 
 def neighbour_differences(x):
@@ -50,7 +51,7 @@ def curve_smoothness(curves):
     return 2 * curves.shape[1] * (dy.pow(2).mean() + dx.pow(2).mean())
 
 
-@LOSS_REGISTRY.register()
+@register_as(LOSS_REGISTRY, 'R2RPluginZeroDCELoss')
 class ZeroDCELoss(nn.Module):
     """``loss_weight * (spatial + exposure + color + smoothness terms, each weighted)``.
 

@@ -1,4 +1,4 @@
-"""LLIEModel: any single-stage low-light enhancement network, trained and validated in BasicSR."""
+"""LLIEModel (type R2RPluginLLIEModel): any single-stage low-light enhancer, trained and validated in BasicSR."""
 from collections import OrderedDict
 
 import torch
@@ -6,12 +6,14 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
+from r2rnet_plugin.compat import install_run_fixes
 from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import ComponentsForward, wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
 from r2rnet_plugin.option_checks import build_checked_loss, check_number
+from r2rnet_plugin.registration import register_as
 
 # ``train:`` loss options and what each loss is called with. Names are the network's outputs
 # (``enhanced`` and the fields of its ``components(x)``, e.g. RetinexNet's R, L, I_delta or
@@ -33,7 +35,7 @@ def count_parameters(net):
     return sum(p.numel() for p in net.parameters())
 
 
-@MODEL_REGISTRY.register()
+@register_as(MODEL_REGISTRY, 'R2RPluginLLIEModel')
 class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     """A low-light enhancement network ``network_g`` (any registered arch, ``net(x) -> enhanced``).
 
@@ -53,10 +55,11 @@ class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin,
     OPTION_KEYS = {'train_keys': ('grad_clip_norm', *MIXED_PRECISION_KEYS), 'loss_keys': tuple(LOSS_INPUTS)}
 
     def __init__(self, opt):
+        install_run_fixes()  # BasicSR's fixes for runs of this model (r2rnet_plugin.compat)
         train_opt = opt.get('train') or {}
         unknown = [key for key in train_opt if key.endswith('_opt') and key not in LOSS_INPUTS]
         if opt.get('is_train') and unknown:
-            raise ValueError(f"LLIEModel does not know the loss option(s) {', '.join(unknown)}; "
+            raise ValueError(f"R2RPluginLLIEModel does not know the loss option(s) {', '.join(unknown)}; "
                              f"known: {', '.join(LOSS_INPUTS)}")
         check_model_options(opt, **self.OPTION_KEYS)
         super().__init__(opt)
@@ -83,7 +86,7 @@ class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin,
         self.losses = OrderedDict((key, build_checked_loss(train_opt[key], f'train: {key}').to(self.device))
                                   for key in LOSS_INPUTS if train_opt.get(key))
         if not self.losses:
-            raise ValueError('LLIEModel needs at least one loss option among '
+            raise ValueError('R2RPluginLLIEModel needs at least one loss option among '
                              + ', '.join(f"'train: {key}'" for key in LOSS_INPUTS))
         self.grad_clip_norm = train_opt.get('grad_clip_norm')
         if self.grad_clip_norm is not None:

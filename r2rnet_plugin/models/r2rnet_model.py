@@ -7,6 +7,7 @@ from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.archs.r2rnet_arch import run_stages
+from r2rnet_plugin.compat import install_run_fixes
 from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
@@ -14,12 +15,13 @@ from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrec
 from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
 from r2rnet_plugin.models.training_guard import VAL_KEYS, NonFiniteLossGuard, check_model_options
 from r2rnet_plugin.option_checks import build_checked_loss
+from r2rnet_plugin.registration import register_as
 
 # Short names of the loss terms in logs and tensorboard.
 LOG_NAMES = {'pixel_opt': 'l_pix', 'perceptual_opt': 'l_percep', 'frequency_opt': 'l_freq', 'decom_opt': 'l_decom'}
 
 
-@MODEL_REGISTRY.register()
+@register_as(MODEL_REGISTRY)
 class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin, BaseModel):
     """Staged R2RNet model.
 
@@ -43,6 +45,7 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
                    'val_keys': VAL_KEYS + ('output',)}
 
     def __init__(self, opt):
+        install_run_fixes()  # BasicSR's fixes for runs of this model (r2rnet_plugin.compat)
         check_model_options(opt, **self.OPTION_KEYS)
         super().__init__(opt)
         self.stage = get_stage(opt['train'].get('stage', 'relight')) if self.is_train else None

@@ -1,0 +1,102 @@
+"""Who gets BasicSR's behaviour fixes: runs of the plugin's models, and other runs that ask.
+
+A run gets a fix when any of these holds:
+
+- its ``model_type`` is one of the plugin's models (:data:`PLUGIN_MODEL_TYPES`);
+- it was started by the plugin's own command (``python -m r2rnet_plugin.train|test``);
+- it opts in: the environment variable ``R2RNET_PLUGIN_BASICSR_FIXES`` or the option-file key
+  ``r2rnet_plugin_fixes`` says ``all`` or lists the fix by name (comma-separated, or a YAML list).
+
+Every other run (Real-ESRGAN's, GFPGAN's, a plain MSRResNet) gets BasicSR as released.
+"""
+import functools
+import os
+
+from r2rnet_plugin.option_checks import OptionError
+
+PLUGIN_MODEL_TYPES = ('R2RNetModel', 'R2RPluginLLIEModel')
+OPT_IN_ENV = 'R2RNET_PLUGIN_BASICSR_FIXES'
+OPT_IN_KEY = 'r2rnet_plugin_fixes'
+ALL = 'all'
+# The fixes a run can ask for by name (the others reach every run: see compat/__init__.py).
+OPTIONAL_FIXES = ('main_module', 'init_dist', 'model_to_device', 'load_resume_state', 'save_network',
+                  'save_training_state', 'load_network', 'resume_training', 'data_order', 'final_validation_iter',
+                  'eta')
+
+_process = {'command': False, 'current': None}
+
+
+def opt_in_process():
+    """The plugin's own commands ask for every fix, whatever the model."""
+    _process['command'] = True
+
+
+def set_current_run(opt):
+    """Remember the options of the run being started (for code that is not handed them)."""
+    _process['current'] = opt
+
+
+def current_run():
+    return _process['current']
+
+
+def requested(value, where):
+    """The fix names that ``value`` (from ``where``) asks for: a set, possibly holding ``'all'``.
+
+    Raises:
+        OptionError: a name that is no fix, naming ``where`` and the known names.
+    """
+    word = value.strip().lower() if isinstance(value, str) else value
+    if word in (None, False, '', '0', 'false', 'no', 'off'):
+        return set()
+    if word in (True, '1', 'true', 'yes', 'on', ALL):
+        return {ALL}
+    names = value.split(',') if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)):
+        raise OptionError(f'{where} must be {ALL}, a fix name or a list of them; got {value!r}')
+    chosen = {str(n).strip() for n in names if str(n).strip()}
+    unknown = sorted(chosen - set(OPTIONAL_FIXES) - {ALL})
+    if unknown:
+        raise OptionError(f"{where} names no fix: {', '.join(unknown)}; known: {ALL}, {', '.join(OPTIONAL_FIXES)}")
+    return chosen
+
+
+def plugin_model(opt):
+    return isinstance(opt, dict) and opt.get('model_type') in PLUGIN_MODEL_TYPES
+
+
+def wants(opt, fix):
+    """True when the run with options ``opt`` gets the fix named ``fix``."""
+    if _process['command'] or plugin_model(opt):
+        return True
+    chosen = requested(os.environ.get(OPT_IN_ENV), f'environment variable {OPT_IN_ENV}')
+    if isinstance(opt, dict):
+        chosen |= requested(opt.get(OPT_IN_KEY), f"option '{OPT_IN_KEY}'")
+    return ALL in chosen or fix in chosen
+
+
+def wants_any(opt):
+    """True when the run gets at least one fix (so the fixes must be installed)."""
+    return any(wants(opt, fix) for fix in OPTIONAL_FIXES)
+
+
+def model_options(model, *args, **kwargs):
+    """The options of a BaseModel method's run: the model's own."""
+    return model.opt
+
+
+def first_argument(opt, *args, **kwargs):
+    """The options of a pipeline function's run: its first argument."""
+    return opt
+
+
+def choosing(fix, replacement, options_of=model_options):
+    """``make`` of a patch that serves ``replacement`` to the runs that get ``fix`` and the
+    original to every other run, deciding at each call from ``options_of(*args)``."""
+    def make(original):
+        @functools.wraps(original)
+        def choose(*args, **kwargs):
+            chosen = replacement if wants(options_of(*args, **kwargs), fix) else original
+            return chosen(*args, **kwargs)
+        return choose
+    return make
