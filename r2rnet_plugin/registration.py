@@ -9,6 +9,8 @@ leaves that name to its holder instead, warns, and stays reachable under the lon
 import warnings
 
 QUALIFIER = 'r2rnet_plugin.'
+# Every name the plugin registered, short and long: how a run is recognised as using the plugin.
+REGISTERED_NAMES = set()
 
 
 class RegistryNameWarning(UserWarning):
@@ -32,6 +34,7 @@ def register_as(registry, name=None):
             holder = dict(iter(registry)).get(key)
             if holder is None:
                 registry._do_register(key, obj)
+                REGISTERED_NAMES.add(key)
             elif not _same(holder, obj):
                 other = QUALIFIER + short if key == short else short
                 warnings.warn(

@@ -93,6 +93,9 @@ def test_a_patch_applies_once_even_when_applied_again(fake_module):
 def test_scope_plugin_models_commands_and_opt_in(monkeypatch):
     assert scope.wants({'model_type': PLUGIN}, 'eta')
     assert not scope.wants({'model_type': OTHER}, 'eta')
+    assert scope.wants({'model_type': OTHER, 'network_g': {'type': 'R2RNet'}}, 'eta')  # the plugin's network
+    assert scope.wants({'model_type': OTHER, 'datasets': {'train': {'type': 'LLIEPairedDataset'}}}, 'eta')
+    assert scope.wants({'model_type': OTHER, 'network_g': {'type': 'r2rnet_plugin.R2RPluginZeroDCE'}}, 'eta')
     assert scope.wants({'model_type': OTHER, scope.OPT_IN_KEY: 'all'}, 'eta')
     assert scope.wants({'model_type': OTHER, scope.OPT_IN_KEY: ['eta']}, 'eta')
     assert not scope.wants({'model_type': OTHER, scope.OPT_IN_KEY: 'eta, save_network'}, 'data_order')

@@ -2,7 +2,8 @@
 
 A run gets a fix when any of these holds:
 
-- its ``model_type`` is one of the plugin's models (:data:`PLUGIN_MODEL_TYPES`);
+- it uses the plugin: its ``model_type``, a ``network_*: type`` or a dataset ``type`` is one
+  of the plugin's registered names (``R2RNetModel``, ``R2RNet``, ``LLIEPairedDataset``, ...);
 - it was started by the plugin's own command (``python -m r2rnet_plugin.train|test``);
 - it opts in: the environment variable ``R2RNET_PLUGIN_BASICSR_FIXES`` or the option-file key
   ``r2rnet_plugin_fixes`` says ``all`` or lists the fix by name (comma-separated, or a YAML list).
@@ -13,8 +14,8 @@ import functools
 import os
 
 from r2rnet_plugin.option_checks import OptionError
+from r2rnet_plugin.registration import REGISTERED_NAMES
 
-PLUGIN_MODEL_TYPES = ('R2RNetModel', 'R2RPluginLLIEModel')
 OPT_IN_ENV = 'R2RNET_PLUGIN_BASICSR_FIXES'
 OPT_IN_KEY = 'r2rnet_plugin_fixes'
 ALL = 'all'
@@ -61,13 +62,19 @@ def requested(value, where):
     return chosen
 
 
-def plugin_model(opt):
-    return isinstance(opt, dict) and opt.get('model_type') in PLUGIN_MODEL_TYPES
+def uses_plugin(opt):
+    """True when the options name a model, network or dataset the plugin registered."""
+    if not isinstance(opt, dict):
+        return False
+    sections = [opt] + [v for k, v in opt.items() if str(k).startswith('network_')]
+    sections += list((opt.get('datasets') or {}).values()) if isinstance(opt.get('datasets'), dict) else []
+    names = [opt.get('model_type')] + [s.get('type') for s in sections[1:] if isinstance(s, dict)]
+    return any(isinstance(n, str) and n in REGISTERED_NAMES for n in names)
 
 
 def wants(opt, fix):
     """True when the run with options ``opt`` gets the fix named ``fix``."""
-    if _process['command'] or plugin_model(opt):
+    if _process['command'] or uses_plugin(opt):
         return True
     chosen = requested(os.environ.get(OPT_IN_ENV), f'environment variable {OPT_IN_ENV}')
     if isinstance(opt, dict):
