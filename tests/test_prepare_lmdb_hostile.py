@@ -9,9 +9,11 @@ import pytest
 
 from r2rnet_plugin import prepare_lmdb
 from r2rnet_plugin.data.bad_data import BadSampleError
+from r2rnet_plugin.data.file_clients import get_file_client
 from r2rnet_plugin.data.image_io import decode_image
 from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
 from r2rnet_plugin.data.lmdb_meta import key_problem
+from r2rnet_plugin.data.lmdb_open import LmdbReadError
 
 H, W = 12, 16
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,3 +149,11 @@ def test_dataset_names_the_lmdb_that_is_not_an_lmdb(written):
     (out / 'high.lmdb' / 'data.mdb').write_bytes(os.urandom(8192))
     with pytest.raises(OSError, match=f"LMDB {out / 'high.lmdb'}: cannot open its data.mdb"):
         lmdb_dataset(out)
+
+
+def test_file_client_names_the_lmdb_of_a_key_it_cannot_look_up(written):
+    _, out = written
+    client = get_file_client('lmdb', str(out / 'low.lmdb'))
+    assert client.get('a')[:4] == b'\x89PNG' and client.get('zz') is None
+    with pytest.raises(LmdbReadError, match=f"LMDB {out / 'low.lmdb'}: key 'é' is not ASCII"):
+        client.get('é')

@@ -70,8 +70,11 @@ def read_value(env, path, key):
     """The bytes stored under ``key`` (None when there are none).
 
     Raises:
-        LmdbReadError: The record cannot be read (a damaged page), naming ``path`` and ``key``.
+        LmdbReadError: The key is not ASCII or the record cannot be read (a damaged page),
+            naming ``path`` and ``key``.
     """
+    if not key.isascii():
+        raise LmdbReadError(f'LMDB {path}: key {key!r} is not ASCII (BasicSR encodes LMDB keys as ASCII).')
     try:
         with env.begin(write=False) as txn:
             return txn.get(key.encode('ascii'))
