@@ -7,11 +7,15 @@ Usage::
 For every method of the option file (schema: :mod:`r2rnet_plugin.benchmarking.config`): PSNR and
 SSIM on RGB and Y, their GT-mean variants, NIQE, parameters, MACs, latency and peak memory.
 Writes results.md, results.csv, results.json, quality_vs_latency.png and crops.png into --out
-(default results/benchmark/<name>).
+(default results/benchmark/<name>; ``name`` must be a plain folder name). --out is created and
+checked writable before any method runs; the three reports are rewritten (each atomically)
+after every finished method, the two pictures at the end.
 
 Exit status: 0 when every method ran; 1 when some method failed (its row says why; the others
-ran and every file is written); 2 for wrong options, an unknown network type, a plugin that
-cannot be imported or a dataset that cannot be read.
+ran and every file is written); 2 for wrong options (a ``name`` that is a path, a
+``crop_border`` that leaves no pixels to compare), an unknown network type, a plugin that
+cannot be imported, a dataset that cannot be read or an --out that cannot be written; 130
+interrupted (the finished rows are kept, no partial file is left).
 """
 import argparse
 import math
@@ -50,7 +54,19 @@ def _summary(result):
 def main(argv=None):
     """Run the benchmark; returns the exit status (see the module doc)."""
     args = parse_args(argv)
+    written = []
+    try:
+        return _run(args, written)
+    except KeyboardInterrupt:
+        kept = f'; the rows finished so far are in {", ".join(written)}' if written else '; nothing was written'
+        print(f'Interrupted{kept}.', file=sys.stderr)
+        return 130
+
+
+def _run(args, written):
+    """The benchmark itself; ``written`` receives the report paths as soon as they exist."""
     import r2rnet_plugin  # noqa: F401  (adapts basicsr, registers the plugin's archs)
+    from r2rnet_plugin.atomic_files import check_writable_folder
     from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, load_config
     from r2rnet_plugin.benchmarking.figures import draw_crop_sheet, draw_quality_latency
     from r2rnet_plugin.benchmarking.plugins import PluginImportError, import_plugins
@@ -63,13 +79,17 @@ def main(argv=None):
         config.precision = args.precision or config.precision
         import_plugins(args.plugin + config.plugins)
         runner = BenchmarkRunner(config, progress=not args.no_progress)
+        out_dir = args.out or os.path.join('results', 'benchmark', config.name)
+        check_writable_folder(out_dir, '--out' if args.out else 'the output folder')
     except (BenchmarkConfigError, PluginImportError, OSError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    result = runner.run()
 
-    out_dir = args.out or os.path.join('results', 'benchmark', config.name)
-    paths = write_reports(result, out_dir)
+    def save_rows(partial):
+        written[:] = write_reports(partial, out_dir)
+
+    result = runner.run(on_row=save_rows)
+    paths = list(written)
     points = [(m.name, m.cost.latency_ms, m.quality['psnr']) for m in result.methods]
     height, width = config.cost_size
     title = f'{config.name}: PSNR vs latency ({result.device}, {config.precision}, {height}x{width})'

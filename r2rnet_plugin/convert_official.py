@@ -7,13 +7,23 @@ Usage::
 
 The output, ``{'params': state_dict}``, loads through BasicSR's usual
 ``path: pretrain_network_g: r2rnet.pth`` for ``network_g: {type: R2RNet}``.
+
+Refused before anything is read or written: an ``--out`` that is a folder, whose folder does
+not exist, or that is one of the inputs (compared as files, so a symlink or another spelling of
+the path is caught). Refused after reading: a checkpoint holding NaN or infinite values (the
+tensors are named). The output is written to a private temporary file beside it and renamed
+into place; on any failure, Ctrl-C included, the temporary file is removed.
+
+Exit status: 0 written; 2 refused or failed (one line naming the file, option or tensor);
+130 interrupted (nothing written).
 """
 import argparse
+import os
 import sys
 
 import torch
 
-from r2rnet_plugin.checkpoint_io import atomic_save
+from r2rnet_plugin.atomic_files import atomic_write
 from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
 from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
 
@@ -49,6 +59,43 @@ def load_state_dict_file(path):
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ValueError(f'{path} does not hold a state dict of tensors')
     return strip_module_prefix(data)
+
+
+def check_finite(state, source):
+    """Raise ValueError naming the tensors of ``state`` that hold NaN or infinite values."""
+    bad = []
+    for key, value in state.items():
+        if value.is_floating_point() or value.is_complex():
+            nan = int(torch.isnan(value).sum())
+            inf = int(torch.isinf(value).sum())
+            if nan or inf:
+                bad.append(f'{key} ({nan} NaN, {inf} inf of {value.numel()})')
+    if bad:
+        raise ValueError(f'{source} holds non-finite weights, not converted: {_shorten(bad)}')
+
+
+def check_output_path(out, inputs):
+    """Refuse an ``--out`` that is a folder, lies in a missing folder, or is one of ``inputs``.
+
+    Args:
+        out (str): The output file.
+        inputs (dict[str, str]): ``{option: path}`` of the input checkpoints.
+
+    Raises:
+        ValueError: naming ``--out`` and, for a clash, the input option.
+    """
+    if os.path.isdir(out):
+        raise ValueError(f'--out {out} is a folder; give the file to write, e.g. '
+                         f'{os.path.join(out, "r2rnet.pth")}')
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise ValueError(f'--out {out}: the folder {folder} does not exist')
+    if not os.path.exists(out):
+        return
+    for option, path in inputs.items():
+        if os.path.exists(path) and os.path.samefile(out, path):
+            raise ValueError(f'--out {out} is the same file as {option} {path}; writing it would '
+                             'destroy the published checkpoint: choose another --out')
 
 
 def convert_stage(stage, reference_state, target_module, source='checkpoint'):
@@ -91,6 +138,7 @@ def convert_official(decom, denoise, relight, channel=64):
     for stage, source in zip(STAGES, (decom, denoise, relight)):
         name = source if isinstance(source, str) else f'the {stage} state dict'
         state = load_state_dict_file(source) if isinstance(source, str) else source
+        check_finite(state, name)
         converted = convert_stage(stage, state, getattr(model, stage), name)
         result.update({f'{stage}.{k}': v for k, v in converted.items()})
     return result
@@ -104,14 +152,26 @@ def main(argv=None):
     parser.add_argument('--out', required=True, help='output file, e.g. r2rnet.pth')
     args = parser.parse_args(argv)
     try:
+        check_output_path(args.out, {f'--{stage}': getattr(args, stage) for stage in STAGES})
         state = convert_official(args.decom, args.denoise, args.relight)
-    except (ValueError, FileNotFoundError) as err:
+        _save(state, args.out)
+    except (ValueError, OSError) as err:  # FileNotFoundError is an OSError
         print(f'error: {err}', file=sys.stderr)
         return 2
-    atomic_save({'params': state}, args.out)  # a kill never leaves a half-written file
+    except KeyboardInterrupt:
+        print(f'Interrupted: {args.out} was not written.', file=sys.stderr)
+        return 130
     print(f'wrote {args.out} ({len(state)} tensors); load it with network_g: {{type: R2RNet}} '
           f'and path: pretrain_network_g: {args.out}')
     return 0
+
+
+def _save(state, out):
+    """Write ``{'params': state}`` to ``out`` atomically; the error names ``out``."""
+    try:
+        atomic_write(out, lambda handle: torch.save({'params': state}, handle))
+    except OSError as err:
+        raise OSError(f'cannot write --out {out}: {err.strerror or err}') from None
 
 
 if __name__ == '__main__':

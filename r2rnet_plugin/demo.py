@@ -95,7 +95,7 @@ def test_and_enhance(root, preset):
 def run_benchmark(root, preset):
     """``python -m r2rnet_plugin.benchmark``: R2RNet beside the baselines on the validation pairs."""
     out = os.path.join(root, 'benchmark')
-    if os.path.isfile(os.path.join(out, 'results.md')):
+    if os.path.isfile(os.path.join(out, 'crops.png')):  # written last: results.md grows row by row
         print(f'benchmark: already run ({out})')
         return out
     step('comparing R2RNet with other low-light enhancers with python -m r2rnet_plugin.benchmark')

@@ -10,9 +10,12 @@ Usage::
 Writes ``<out>/low.lmdb`` and ``<out>/high.lmdb`` (BasicSR's format, the same keys in both:
 ``Huawei/123`` for LSRW, the file stem otherwise), read by ``LLIEPairedDataset`` with
 ``io_backend: {type: lmdb}`` and ``layout`` + ``dataroot: <out>``. Every pair is checked first;
-all problems are listed at once and nothing is written unless ``--skip-bad`` is given.
+all problems are listed at once and nothing is written unless ``--skip-bad`` is given. A file
+whose name cannot be an LMDB key listed in ``meta_info.txt`` (not ASCII, a control character
+such as a newline, leading blanks) is such a problem, named by its path.
 
-Exit status: 0 done (and verified); 1 ``--verify``/``--verify-only`` found a mismatch; 2 bad
+Exit status: 0 done (and verified); 1 ``--verify``/``--verify-only`` found a mismatch or a
+damaged LMDB (cut short, not an LMDB, an unreadable record or ``meta_info.txt``); 2 bad
 arguments, problems in the source, an existing output without ``--overwrite``, or no output to
 verify; 130 interrupted (nothing left but a hidden ``.prepare_lmdb-*`` folder after a hard kill).
 """
@@ -156,7 +159,7 @@ def _dataset_options(args):
 def _verify(args, pairs, progress):
     try:
         report = verify_lmdb_pair(args.out, pairs, args.workers, progress)
-    except (FileNotFoundError, ValueError) as error:
+    except FileNotFoundError as error:
         return _fail(error)
     if report.ok:
         print(f'Verified {report.pairs} pairs in {report.paths[0]} and {report.paths[1]}: keys, '

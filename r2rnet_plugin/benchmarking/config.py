@@ -2,7 +2,8 @@
 
 Schema (every key but ``dataset`` and ``methods`` is optional)::
 
-    name: lol_demo                 # results go to results/benchmark/<name> (default: file stem)
+    name: lol_demo                 # results go to results/benchmark/<name> (default: file stem);
+                                   # a plain folder name: no /, \\, '..', control characters
     plugins: [my_package.archs]    # modules to import first: they register more archs
     dataset:                       # LLIEPairedDataset options (phase is forced to 'test')
       name: LOL_eval15
@@ -136,7 +137,7 @@ def parse_config(opt, default_name='benchmark'):
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
         raise BenchmarkConfigError(f"option 'plugins' must be a list of module names, got {plugins!r}")
     return BenchmarkConfig(
-        name=str(opt.get('name') or default_name),
+        name=folder_name(str(opt.get('name') or default_name)),
         dataset=_dataset_options(opt['dataset']),
         methods=_methods(opt['methods']),
         plugins=plugins,
@@ -151,6 +152,24 @@ def parse_config(opt, default_name='benchmark'):
         sheet_images=_int_option("option 'sheet: images'", sheet.get('images', 2), 0),
         sheet_crop=_int_option("option 'sheet: crop'", sheet.get('crop', 128), 8),
     )
+
+
+def folder_name(name):
+    """``name`` when it can name one folder inside ``results/benchmark``; else an error.
+
+    Refused (not rewritten, so that results never land under a name nobody chose): an empty
+    name, an absolute path, ``/`` or ``\\`` (sub-folders), ``.`` and ``..``, and control
+    characters.
+
+    Raises:
+        BenchmarkConfigError: naming option 'name' and the value.
+    """
+    bad = (not name.strip() or name in ('.', '..') or '/' in name or '\\' in name or os.path.isabs(name)
+           or any(ord(char) < 32 or ord(char) == 127 for char in name))
+    if bad:
+        raise BenchmarkConfigError(f"option 'name' must be a plain folder name (no '/', '\\', '..' or "
+                                   f"control characters; it names results/benchmark/<name>), got {name!r}")
+    return name
 
 
 def _dataset_options(dataset):

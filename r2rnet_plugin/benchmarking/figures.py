@@ -7,10 +7,20 @@ import math
 import cv2
 import numpy as np
 
+from r2rnet_plugin.atomic_files import atomic_write_bytes
+
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, GREY, LIGHT, WHITE = (0, 0, 0), (110, 110, 110), (225, 225, 225), (255, 255, 255)
 PALETTE = ((180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
            (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23))  # BGR
+
+
+def _save_png(path, img):
+    """Write ``img`` (BGR) as a PNG, replacing ``path`` in one step."""
+    ok, buffer = cv2.imencode('.png', img)
+    if not ok:
+        raise ValueError(f'OpenCV could not encode the {img.shape[1]}x{img.shape[0]} picture {path} as PNG')
+    atomic_write_bytes(path, buffer.tobytes())
 
 
 def _text(img, text, org, scale=0.45, color=BLACK, thickness=1):
@@ -62,7 +72,7 @@ def draw_quality_latency(points, path, title, size=(960, 600), metric='PSNR (dB)
     _text(img, metric, (10, top - 8))
     if not points:
         _text(img, 'no method has both a quality and a latency', (x0 + 20, (y0 + y1) // 2))
-        cv2.imwrite(path, img)
+        _save_png(path, img)
         return path
     lx_low, lx_high = _padded_range([p[1] for p in points], log=True)
     q_low, q_high = _padded_range([p[2] for p in points])
@@ -89,7 +99,7 @@ def draw_quality_latency(points, path, title, size=(960, 600), metric='PSNR (dB)
         cv2.circle(img, (x1 + 20, legend_y - 4), 6, color, -1, cv2.LINE_AA)
         _text(img, _fit_text(f'{label}: {quality:.2f} dB, {_number(latency)} ms', right - 40, 0.4),
               (x1 + 32, legend_y), 0.4)
-    cv2.imwrite(path, img)
+    _save_png(path, img)
     return path
 
 
@@ -125,5 +135,5 @@ def draw_crop_sheet(sheet, path, tile=160, gap=4):
         for c, crop in enumerate(crops):
             x = label_w + c * (tile + gap)
             img[y:y + tile, x:x + tile] = _tile(crop, tile)
-    cv2.imwrite(path, img)
+    _save_png(path, img)
     return path

@@ -1,9 +1,17 @@
-"""Write a benchmark's results: results.md (a table), results.csv and results.json."""
+"""Write a benchmark's results: results.md (a table), results.csv and results.json.
+
+Each file is replaced in one step (:func:`r2rnet_plugin.atomic_files.atomic_write_text`), so
+the runner can rewrite all three after every finished method: an interruption keeps the rows
+written so far and never leaves a half-written file.
+"""
 import csv
+import io
 import json
 import math
 import os
 from collections import OrderedDict
+
+from r2rnet_plugin.atomic_files import atomic_write_text
 
 # (key, Markdown header, decimals; None: text)
 COLUMNS = (
@@ -65,7 +73,8 @@ def _setting_lines(result):
     ]
 
 
-def write_markdown(result, path):
+def markdown_text(result):
+    """results.md: the settings, the table and the notes."""
     lines = [f'# Benchmark: {result.name}', ''] + _setting_lines(result) + ['']
     lines.append('| ' + ' | '.join(header for _, header, _ in COLUMNS) + ' |')
     lines.append('|' + '|'.join('---' if d is None else '---:' for _, _, d in COLUMNS) + '|')
@@ -78,21 +87,23 @@ def write_markdown(result, path):
     if notes:
         lines += ['', '## Notes', '']
         lines += [f'- **{name}**: ' + '; '.join(items) for name, items in notes]
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines) + '\n'
 
 
-def write_csv(result, path):
+def csv_text(result):
+    """results.csv: one row per method."""
     keys = [key for key, _, _ in COLUMNS]
-    with open(path, 'w', newline='', encoding='utf-8') as f:
-        writer = csv.writer(f)
-        writer.writerow(keys + ['weights', 'error', 'notes'])
-        for method in result.methods:
-            values = row_values(method)
-            writer.writerow([values[k] for k in keys] + [method.weights, method.error or '', '; '.join(method.notes)])
+    text = io.StringIO(newline='')
+    writer = csv.writer(text)
+    writer.writerow(keys + ['weights', 'error', 'notes'])
+    for method in result.methods:
+        values = row_values(method)
+        writer.writerow([values[k] for k in keys] + [method.weights, method.error or '', '; '.join(method.notes)])
+    return text.getvalue()
 
 
-def write_json(result, path):
+def json_text(result):
+    """results.json: the settings and every method with its per-image values (NaN as null)."""
     data = OrderedDict(
         name=result.name, dataset=result.dataset, images=result.image_keys, device=result.device,
         precision=result.precision, cost_size=list(result.cost_size), warmup=result.warmup,
@@ -101,16 +112,21 @@ def write_json(result, path):
             name=m.name, arch=m.arch, weights=m.weights, status=m.status, error=m.error, notes=m.notes,
             quality=m.quality, params=m.cost.params, macs=m.cost.macs, latency_ms=m.cost.latency_ms,
             peak_memory_mb=m.cost.peak_memory_mb, per_image=m.per_image) for m in result.methods])
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(_finite_or_none(data), f, indent=2)
-        f.write('\n')
+    return json.dumps(_finite_or_none(data), indent=2) + '\n'
+
+
+REPORTS = OrderedDict([('md', markdown_text), ('csv', csv_text), ('json', json_text)])
 
 
 def write_reports(result, out_dir):
-    """Write the three files into ``out_dir``; returns their paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = OrderedDict((name, os.path.join(out_dir, f'results.{name}')) for name in ('md', 'csv', 'json'))
-    write_markdown(result, paths['md'])
-    write_csv(result, paths['csv'])
-    write_json(result, paths['json'])
-    return list(paths.values())
+    """Write (or replace) the three files in ``out_dir``, each atomically; returns their paths.
+
+    Args:
+        result (BenchmarkResult): The rows finished so far (all of them at the end).
+        out_dir (str): An existing folder.
+    """
+    paths = []
+    for extension, text in REPORTS.items():
+        paths.append(os.path.join(out_dir, f'results.{extension}'))
+        atomic_write_text(paths[-1], text(result))
+    return paths

@@ -1,7 +1,8 @@
 """Run every method of a benchmark on the same images and collect its row.
 
-A method that cannot be built, whose weights do not fit, or that fails on an image gets a row
-with ``status: error`` and the reason; the other methods still run.
+A method that cannot be built, whose weights do not fit, that fails on an image or whose cost
+cannot be measured gets a row with ``status: error`` and the reason; the other methods still
+run. Each finished row is handed to a callback at once (the command writes the reports then).
 """
 import math
 import os
@@ -13,11 +14,15 @@ import torch
 from tqdm import tqdm
 
 from basicsr.utils.registry import DATASET_REGISTRY
+from r2rnet_plugin.benchmarking.config import BenchmarkConfigError
 from r2rnet_plugin.benchmarking.cost import Cost, measure_cost
 from r2rnet_plugin.benchmarking.device import describe_device, precision_dtype, resolve_device
 from r2rnet_plugin.benchmarking.llie_archs import arch_class
 from r2rnet_plugin.benchmarking.methods import MethodLoadError, build_network
 from r2rnet_plugin.benchmarking.quality import METRIC_NAMES, image_quality
+
+
+SSIM_WINDOW = 11  # BasicSR's SSIM: an 11x11 Gaussian window, valid part only
 
 
 @dataclass
@@ -110,22 +115,33 @@ class BenchmarkRunner:
         self.count = min(len(self.dataset), config.max_images or len(self.dataset))
         if self.count == 0:
             raise ValueError('dataset: no image pairs found')
+        self.keys = []
+        for index in range(self.count):
+            data = self.dataset[index]
+            self.keys.append(_image_key(data, index))
+            check_crop_border(config.crop_border, data['gt'].shape[-2:], self.keys[-1])
 
-    def run(self):
-        """Every method on every image; returns a :class:`BenchmarkResult`."""
+    def run(self, on_row=None):
+        """Every method on every image; returns a :class:`BenchmarkResult`.
+
+        Args:
+            on_row (callable, optional): Called with the :class:`BenchmarkResult` of the rows
+                finished so far, after each method.
+        """
         config = self.config
         sheet = self._sheet()
-        keys = [_image_key(self.dataset[i], i) for i in range(self.count)]
+        result = BenchmarkResult(config.name, config.dataset['name'], self.keys, describe_device(self.device),
+                                 config.precision, tuple(config.cost_size), config.warmup, config.repeats,
+                                 [], sheet)
         bar = tqdm(total=self.count * len(config.methods), unit='image', desc='benchmark',
                    disable=not self.progress, dynamic_ncols=True)
-        rows = []
         with bar:
             for spec in config.methods:
                 bar.set_postfix_str(spec.name)
-                rows.append(self._run_method(spec, sheet, keys, bar))
-        return BenchmarkResult(config.name, config.dataset['name'], keys, describe_device(self.device),
-                               config.precision, tuple(config.cost_size), config.warmup, config.repeats,
-                               rows, sheet)
+                result.methods.append(self._run_method(spec, sheet, self.keys, bar))
+                if on_row is not None:
+                    on_row(result)
+        return result
 
     def _sheet(self):
         sheet = CropSheet()
@@ -157,8 +173,11 @@ class BenchmarkRunner:
                                 self.count - index)
             bar.update(1)
         row.quality = OrderedDict((name, _mean([img[name] for img in row.per_image])) for name in METRIC_NAMES)
-        row.cost = measure_cost(net, self.device, self.dtype, self.config.cost_size, self.config.warmup,
-                                self.config.repeats)
+        try:
+            row.cost = measure_cost(net, self.device, self.dtype, self.config.cost_size, self.config.warmup,
+                                    self.config.repeats)
+        except Exception as err:  # e.g. out of memory at cost_size: the quality is kept
+            return row.fail(f'cost measurement failed: {type(err).__name__}: {err}')
         row.notes += row.cost.notes
         del net
         if self.device.type == 'cuda':
@@ -179,6 +198,21 @@ class BenchmarkRunner:
         row.notes += [note for note in notes if note not in row.notes]  # NIQE notes repeat per image
         if index < len(sheet.keys):
             crops[index] = _crop(out, sheet.boxes[index])
+
+
+def check_crop_border(crop_border, size, key):
+    """Refuse a ``metrics: crop_border`` that leaves no SSIM window in an image of ``size`` (H, W).
+
+    Raises:
+        BenchmarkConfigError: naming ``crop_border``, its value, the image and its size.
+    """
+    height, width = (int(side) for side in size)
+    if crop_border and min(height, width) - 2 * crop_border < SSIM_WINDOW:
+        largest = max((min(height, width) - SSIM_WINDOW) // 2, 0)
+        raise BenchmarkConfigError(
+            f"option 'metrics: crop_border' is {crop_border} but image {key!r} is {width}x{height} (WxH): "
+            f'cropping {crop_border} pixels from each border leaves less than the {SSIM_WINDOW}x{SSIM_WINDOW} '
+            f'SSIM window; use at most {largest}')
 
 
 def _abandon(row, bar, remaining):

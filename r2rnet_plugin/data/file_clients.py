@@ -7,13 +7,57 @@ on first read), two datasets on the same LMDB in one process fail, and so does a
 worker forked after its parent had read from the LMDB. Here each database is opened once per
 process and shared; after a fork, the inherited handles are closed in the child (LMDB handles
 must not be used across ``fork``) and the databases are opened again on demand.
+
+An LMDB client is checked when it opens (a ``data.mdb`` cut short would kill the process with
+SIGBUS on the first read past its end), and its read errors name the LMDB folder and the key
+(:class:`r2rnet_plugin.data.lmdb_open.LmdbReadError`, an ``OSError``).
 """
 import os
 
+import lmdb
 from basicsr.utils import FileClient
+
+from r2rnet_plugin.data.lmdb_open import check_complete, open_error, read_keys, read_value
 
 _clients = {}
 _owner_pid = None
+
+
+class CheckedLmdbClient(FileClient):
+    """BasicSR's LMDB ``FileClient`` on one database, checked complete, its errors named.
+
+    Args:
+        root (str): The LMDB folder.
+        **kwargs: Further ``LmdbBackend`` arguments (e.g. ``readahead``).
+
+    Raises:
+        LmdbReadError: The database cannot be opened or its ``data.mdb`` is cut short.
+    """
+
+    def __init__(self, root, **kwargs):
+        self.root = root
+        try:
+            super().__init__('lmdb', db_paths=root, client_keys='default', **kwargs)
+        except lmdb.Error as error:
+            raise open_error(root, error) from None
+        try:
+            check_complete(self.env, root)
+        except BaseException:
+            self.env.close()
+            raise
+
+    @property
+    def env(self):
+        """The open ``lmdb.Environment`` (``LmdbBackend`` keeps ``{client_key: env}``)."""
+        return self.client._client['default']
+
+    def get(self, filepath, client_key='default'):
+        """The bytes stored under the key ``filepath`` (None when there are none)."""
+        return read_value(self.env, self.root, str(filepath))
+
+    def keys(self):
+        """Every key the database holds."""
+        return read_keys(self.env, self.root)
 
 
 def get_file_client(backend, root=None, **kwargs):
@@ -26,15 +70,17 @@ def get_file_client(backend, root=None, **kwargs):
             for a database are the ones used.
 
     Returns:
-        FileClient: Read with ``client.get(path_or_key)``.
+        FileClient: Read with ``client.get(path_or_key)``; for lmdb a :class:`CheckedLmdbClient`.
+
+    Raises:
+        LmdbReadError: (lmdb) The database cannot be opened or is cut short.
     """
     _forget_inherited_clients()
     key = (backend, os.path.realpath(root) if backend == 'lmdb' else None)
     client = _clients.get(key)
     if client is None:
-        if backend == 'lmdb':
-            kwargs = dict(kwargs, db_paths=root, client_keys='default')
-        client = _clients[key] = FileClient(backend, **kwargs)
+        client = CheckedLmdbClient(root, **kwargs) if backend == 'lmdb' else FileClient(backend, **kwargs)
+        _clients[key] = client
     return client
 
 
@@ -45,7 +91,6 @@ def _forget_inherited_clients():
         return
     for client in _clients.values():
         if client.backend == 'lmdb':
-            for env in client.client._client.values():  # LmdbBackend keeps {client_key: lmdb.Environment}
-                env.close()
+            client.env.close()
     _clients.clear()
     _owner_pid = os.getpid()

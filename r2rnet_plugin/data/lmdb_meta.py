@@ -35,6 +35,29 @@ def format_meta_line(key, shape, compress_level):
     return f'{key}.png ({height},{width},{channels}) {compress_level}\n'
 
 
+def key_problem(key):
+    """Why ``key`` cannot be an LMDB key listed in ``meta_info.txt``, or None when it can.
+
+    A key must be ASCII (BasicSR encodes keys as ASCII), hold no control character (a newline
+    would split its line) and read back unchanged from its line (leading blanks are stripped).
+
+    Args:
+        key (str): The image's key (its file stem, or ``camera/stem``).
+
+    Returns:
+        str | None: The reason, or None.
+    """
+    if not key.isascii():
+        return f'the key {key!r} is not ASCII (BasicSR encodes LMDB keys as ASCII)'
+    controls = sorted({char for char in key if ord(char) < 32 or ord(char) == 127})
+    if controls:
+        return (f'the key {key!r} holds control character(s) {", ".join(map(repr, controls))} '
+                f'that {META_INFO_NAME} cannot list')
+    if _parse_line(format_meta_line(key, (1, 1, 3), 0), META_INFO_NAME, 1).key != key:
+        return f'the key {key!r} would not read back from {META_INFO_NAME} (leading blanks, or empty)'
+    return None
+
+
 def read_lmdb_meta(lmdb_path):
     """Return the lines of ``<lmdb_path>/meta_info.txt``, parsed, in file order.
 
@@ -54,9 +77,12 @@ def read_lmdb_meta(lmdb_path):
     if not os.path.isfile(meta_path):
         raise FileNotFoundError(f'LMDB {lmdb_path!r} has no {META_INFO_NAME} (BasicSR format, '
                                 'as written by basicsr.utils.lmdb_util.make_lmdb_from_imgs).')
-    with open(meta_path, encoding='utf-8') as meta_file:
-        lines = [_parse_line(line, meta_path, number)
-                 for number, line in enumerate(meta_file, start=1) if line.strip()]
+    try:
+        with open(meta_path, encoding='utf-8') as meta_file:
+            lines = [_parse_line(line, meta_path, number)
+                     for number, line in enumerate(meta_file, start=1) if line.strip()]
+    except UnicodeDecodeError as error:
+        raise ValueError(f'{meta_path} is not text (UTF-8): {error.reason} at byte {error.start}.') from None
     if not lines:
         raise ValueError(f'LMDB {lmdb_path!r} is empty: {META_INFO_NAME} lists no image.')
     return lines

@@ -8,12 +8,12 @@ channels) that the source file decodes to.
 from collections import Counter
 from dataclasses import dataclass
 
-import lmdb
 import numpy as np
 from tqdm import tqdm
 
 from r2rnet_plugin.data.image_io import ImageDecodeError
 from r2rnet_plugin.data.lmdb_meta import read_lmdb_meta
+from r2rnet_plugin.data.lmdb_open import LmdbReadError, open_lmdb_readonly, read_value
 from r2rnet_plugin.data.lmdb_writer import lmdb_paths
 from r2rnet_plugin.data.pairing import format_list
 from r2rnet_plugin.data.source_images import decode_storable, read_source_image
@@ -53,10 +53,16 @@ def verify_lmdb_pair(out_dir, pairs, workers=1, progress=True):
 
     Raises:
         FileNotFoundError: An LMDB or its ``meta_info.txt`` is missing.
-        ValueError: A ``meta_info.txt`` is not in BasicSR's format, or a ``data.mdb`` does not open.
+
+    A ``meta_info.txt`` not in BasicSR's format, a ``data.mdb`` that does not open or is cut
+    short, and a record that cannot be read are problems of the report (naming the LMDB and
+    the key), not exceptions.
     """
     paths = lmdb_paths(out_dir)
-    metas = [read_lmdb_meta(path) for path in paths]
+    problems = []
+    metas = [_read_meta(path, problems) for path in paths]
+    if None in metas:
+        return VerifyReport(0, problems, paths)
     expected = [key for key, _, _ in pairs]
     problems = [problem for path, meta in zip(paths, metas)
                 for problem in _key_problems(path, meta, expected)]
@@ -66,11 +72,9 @@ def verify_lmdb_pair(out_dir, pairs, workers=1, progress=True):
         envs = []
         try:
             for path, meta in zip(paths, metas):
-                envs.append(_open_readonly(path))
-                entries = envs[-1].stat()['entries']
-                if entries != len(meta):
-                    problems.append(f'{path}: data.mdb holds {entries} entries but meta_info.txt '
-                                    f'lists {len(meta)} images')
+                envs.append(_open_checked(path, len(meta), problems))
+            if None in envs:  # a database that cannot be read safely: nothing to compare
+                compared = []
             tasks = (_comparison_task(pair, paths, envs, shapes) for pair in compared)
             results = tqdm(pool.imap(_compare_pair, tasks), total=len(compared), desc='verify',
                            unit='pair', disable=not progress)
@@ -78,16 +82,31 @@ def verify_lmdb_pair(out_dir, pairs, workers=1, progress=True):
                 problems.extend(pair_problems)
         finally:
             for env in envs:
-                env.close()
+                if env is not None:
+                    env.close()
     return VerifyReport(len(compared), problems, paths)
 
 
-def _open_readonly(path):
-    """Open an LMDB for reading as BasicSR does; a missing or broken data.mdb is an error."""
+def _read_meta(path, problems):
+    """One LMDB's ``meta_info.txt``, or None after adding why it cannot be parsed to ``problems``."""
     try:
-        return lmdb.open(path, readonly=True, lock=False, readahead=False)
-    except lmdb.Error as error:
-        raise ValueError(f'{path}: cannot open its data.mdb ({error}).') from None
+        return read_lmdb_meta(path)
+    except ValueError as error:
+        problems.append(str(error))
+        return None
+
+
+def _open_checked(path, listed, problems):
+    """Open one LMDB for reading, or add why it cannot be read to ``problems`` and return None."""
+    try:
+        env = open_lmdb_readonly(path)
+        entries = env.stat()['entries']
+    except LmdbReadError as error:
+        problems.append(str(error))
+        return None
+    if entries != listed:
+        problems.append(f'{path}: data.mdb holds {entries} entries but meta_info.txt lists {listed} images')
+    return env
 
 
 def _key_problems(path, meta, expected):
@@ -108,8 +127,10 @@ def _comparison_task(pair, paths, envs, shapes):
     key, *sources = pair
     task = []
     for source, path, env, side_shapes in zip(sources, paths, envs, shapes):
-        with env.begin() as txn:
-            content = txn.get(key.encode('ascii'))
+        try:
+            content = read_value(env, path, key)
+        except LmdbReadError as error:
+            content = error
         task.append((source, f'{path}[{key}]', content, side_shapes[key]))
     return task
 
@@ -123,6 +144,8 @@ def _compare_image(source, name, content, meta_shape):
     """One stored image against its source file: a problem, or None if they match."""
     if content is None:
         return f'{name}: listed in meta_info.txt but not in data.mdb'
+    if isinstance(content, LmdbReadError):
+        return f'{name}: cannot read the record ({content})'
     try:
         stored = decode_storable(content, name)
     except ImageDecodeError as error:

@@ -24,7 +24,7 @@ import cv2
 import lmdb
 from tqdm import tqdm
 
-from r2rnet_plugin.data.lmdb_meta import META_INFO_NAME, format_meta_line
+from r2rnet_plugin.data.lmdb_meta import META_INFO_NAME, format_meta_line, key_problem
 from r2rnet_plugin.data.source_images import read_source_image
 from r2rnet_plugin.data.worker_pool import WorkerPool
 from r2rnet_plugin.fsync import sync_folder
@@ -88,7 +88,7 @@ def write_lmdb_pair(out_dir, pairs, compress_level=1, workers=1, overwrite=False
     Args:
         out_dir (str): Output folder (created if missing).
         pairs (list[tuple[str, str, str]]): ``(key, lq_path, gt_path)``, checked beforehand
-            (:func:`r2rnet_plugin.data.pair_check.check_pairs`); keys are ASCII and unique.
+            (:func:`r2rnet_plugin.data.pair_check.check_pairs`); keys are unique.
         compress_level (int): PNG compression level, 0 (fastest) to 9 (smallest).
         workers (int): Worker processes that read and encode the images.
         overwrite (bool): Replace existing LMDBs (only once the new ones are complete).
@@ -99,13 +99,18 @@ def write_lmdb_pair(out_dir, pairs, compress_level=1, workers=1, overwrite=False
 
     Raises:
         OutputExistsError: An output exists and ``overwrite`` is False.
-        ValueError: ``pairs`` is empty or ``compress_level`` out of range.
+        ValueError: ``pairs`` is empty, a key cannot be listed in ``meta_info.txt``
+            (:func:`r2rnet_plugin.data.lmdb_meta.key_problem`) or ``compress_level`` is out of range.
         ImageDecodeError: An image changed since it was checked.
     """
     if not pairs:
         raise ValueError('No image pair to write.')
     if not 0 <= compress_level <= 9:
         raise ValueError(f'PNG compression level must be 0..9, got {compress_level}.')
+    for key, lq_path, _ in pairs:
+        problem = key_problem(key)
+        if problem:
+            raise ValueError(f'{lq_path!r}: {problem}.')
     _refuse_existing(out_dir, overwrite)
     os.makedirs(out_dir, exist_ok=True)
     temp_dir = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=out_dir)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from r2rnet_plugin.data.image_io import ImageDecodeError
+from r2rnet_plugin.data.lmdb_meta import key_problem
 from r2rnet_plugin.data.pairing import partition_by_key
 from r2rnet_plugin.data.source_images import read_source_image
 from r2rnet_plugin.data.worker_pool import WorkerPool
@@ -63,9 +64,9 @@ def _pair_problems(pair):
     """The problems of one matched ``(key, lq_path, gt_path)``, or an empty list."""
     key, lq_path, gt_path = pair
     problems, sizes = [], []
-    if not key.isascii():
-        problems.append(f'{lq_path}, {gt_path}: the key {key!r} is not ASCII (BasicSR encodes '
-                        'LMDB keys as ASCII)')
+    reason = key_problem(key)
+    if reason:
+        problems.append(f'{lq_path!r}, {gt_path!r}: {reason}; rename the files')
     for path in (lq_path, gt_path):
         try:
             img = read_source_image(path)

@@ -23,7 +23,7 @@ def construction_problems(source, backend_kwargs=None):
         notes on the source as a whole (e.g. an LMDB whose two key lists differ in length).
 
     Raises:
-        FileNotFoundError: An LMDB's ``data.mdb`` cannot be opened.
+        LmdbReadError: An LMDB's ``data.mdb`` cannot be opened or read (an ``OSError`` naming it).
     """
     if source.backend == 'disk':
         return _file_problems(source.pairs), []
@@ -48,15 +48,12 @@ def _file_problems(pairs):
 
 
 def stored_lmdb_keys(root, backend_kwargs):
-    """The keys ``<root>/data.mdb`` holds, read through this process's shared LMDB client."""
-    import lmdb
-    try:
-        client = get_file_client('lmdb', root, **backend_kwargs)
-    except lmdb.Error as error:
-        raise FileNotFoundError(f'LMDB {root!r}: cannot open its data.mdb ({error}).') from None
-    env = client.client._client['default']  # LmdbBackend keeps {client_key: lmdb.Environment}
-    with env.begin(write=False) as txn:
-        return {key.decode('ascii', 'replace') for key in txn.cursor().iternext(keys=True, values=False)}
+    """The keys ``<root>/data.mdb`` holds, read through this process's shared LMDB client.
+
+    Raises:
+        LmdbReadError: The LMDB cannot be opened, is cut short or its keys cannot be read.
+    """
+    return get_file_client('lmdb', root, **backend_kwargs).keys()
 
 
 def _lmdb_problems(source, backend_kwargs):
