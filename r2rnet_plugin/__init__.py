@@ -16,11 +16,14 @@ LIGHT_COMMANDS = {'r2rnet_plugin.prepare_lmdb': 'r2rnet-prepare-lmdb',
 
 def running_light_command(argv=None):
     """True when the program is one of :data:`LIGHT_COMMANDS` (from ``sys.orig_argv``)."""
-    argv = getattr(sys, 'orig_argv', []) if argv is None else argv
-    for i, arg in enumerate(argv[1:], 1):
-        if arg == '-m':
-            return i + 1 < len(argv) and argv[i + 1] in LIGHT_COMMANDS
-        if not arg.startswith('-'):
+    args = list(getattr(sys, 'orig_argv', []) if argv is None else argv)[1:]
+    while args:
+        arg = args.pop(0)
+        if arg in ('-X', '-W', '--check-hash-based-pycs'):  # options that take a value
+            args = args[1:]
+        elif arg.startswith('-m'):
+            return (arg[2:] or (args[:1] or [''])[0]) in LIGHT_COMMANDS
+        elif arg == '-c' or not arg.startswith('-'):
             return os.path.basename(arg) in LIGHT_COMMANDS.values()
     return False
 

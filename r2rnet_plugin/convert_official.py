@@ -21,11 +21,8 @@ import argparse
 import os
 import sys
 
-import torch
-
 from r2rnet_plugin.atomic_files import atomic_write
 from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
-from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
 
 STAGES = ('decom', 'denoise', 'relight')
 
@@ -48,6 +45,8 @@ def load_state_dict_file(path):
         r2rnet_plugin.safe_load.UnsafeCheckpointError: The file carries pickled code (not run).
         ValueError: The file is unreadable or holds no state dict of tensors.
     """
+    import torch  # here, not at the top: --help answers without importing torch
+    from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
     try:
         data = load_checkpoint(path)
     except FileNotFoundError:
@@ -63,6 +62,7 @@ def load_state_dict_file(path):
 
 def check_finite(state, source):
     """Raise ValueError naming the tensors of ``state`` that hold NaN or infinite values."""
+    import torch
     bad = []
     for key, value in state.items():
         if value.is_floating_point() or value.is_complex():
@@ -168,6 +168,7 @@ def main(argv=None):
 
 def _save(state, out):
     """Write ``{'params': state}`` to ``out`` atomically; the error names ``out``."""
+    import torch
     try:
         atomic_write(out, lambda handle: torch.save({'params': state}, handle))
     except OSError as err:

@@ -250,3 +250,27 @@ def test_option_file_with_python_tag_does_not_run(tmp_path, sr_data):
         assert result.returncode == 2, (module, result.stderr[-2000:])
         assert not marker.exists(), module
         assert 'Traceback' not in result.stderr and path in result.stderr and 'line' in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize('command', [['-m', 'r2rnet_plugin.prepare_lmdb'], ['-m', 'r2rnet_plugin.convert_official'],
+                                     ['r2rnet-prepare-lmdb'], ['r2rnet-convert-official']])
+def test_help_of_the_offline_tools_imports_neither_torch_nor_basicsr(tmp_path, command):
+    if not command[0].startswith('-'):
+        command = [os.path.join(os.path.dirname(sys.executable), command[0])]
+    result = run(['-X', 'importtime', *command, '--help'], tmp_path, environment())
+    assert result.returncode == 0 and 'usage:' in result.stdout, result.stderr[-2000:]
+    imported = {line.rsplit('|', 1)[-1].strip() for line in result.stderr.splitlines() if '|' in line}
+    assert 'r2rnet_plugin' in imported and not imported & {'torch', 'basicsr'}
+
+
+TOOLS_IMPORTED = '''
+import r2rnet_plugin.enhance, r2rnet_plugin.prepare_lmdb, r2rnet_plugin.convert_official, r2rnet_plugin.benchmark
+from r2rnet_plugin.compat import RUN_PATCHES
+print(sorted(p.name for p in RUN_PATCHES if p.applied()))
+'''
+
+
+def test_tools_that_do_not_train_apply_no_training_patch(tmp_path):
+    result = run(['-c', TOOLS_IMPORTED], tmp_path, environment())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
