@@ -87,8 +87,9 @@ def basicsr_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(basicsr.__file__)))
 
 
-@pytest.mark.parametrize('method, opted_in', [('spawn', False), ('forkserver', False), ('spawn', True)],
-                         ids=['spawn-as-released', 'forkserver-as-released', 'spawn-opted-in'])
+@pytest.mark.parametrize('method, opted_in', [('fork', False), ('spawn', False), ('forkserver', False),
+                                              ('spawn', True)],
+                         ids=['fork-as-released', 'spawn-as-released', 'forkserver-as-released', 'spawn-opted-in'])
 def test_plain_basicsr_model_trains_once_under_start_method(tmp_path, sr_data, method, opted_in):
     name = f'guest_msrresnet_{method}_{os.getpid()}_{int(opted_in)}'
     extra = {'r2rnet_plugin_fixes': 'all'} if opted_in else {}
