@@ -49,6 +49,13 @@ def remove_quietly(path):
         pass
 
 
+def _disk_full(err, path):
+    """``err`` as a :class:`DiskFullError` when it says the disk is full, else ``err`` itself."""
+    if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
+        return DiskFullError(err.errno, f'disk full: cannot write {path} ({os.strerror(err.errno)})')
+    return err
+
+
 def write_file(path, data):
     """Write ``data`` (bytes-like) to ``path`` atomically, replacing what is there (a symlink itself).
 
@@ -56,7 +63,10 @@ def write_file(path, data):
         DiskFullError: no space left (ENOSPC) or quota exceeded (EDQUOT); nothing is left behind.
         OSError: any other failure to write; nothing is left behind.
     """
-    fd, tmp = _create_temporary(path)
+    try:
+        fd, tmp = _create_temporary(path)
+    except OSError as err:
+        raise _disk_full(err, path) from None
     try:
         try:
             _write_all(fd, data)
@@ -66,6 +76,7 @@ def write_file(path, data):
         os.replace(tmp, path)
     except BaseException as err:
         remove_quietly(tmp)
-        if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
-            raise DiskFullError(err.errno, f'disk full: cannot write {path} ({os.strerror(err.errno)})') from None
-        raise
+        converted = _disk_full(err, path)
+        if converted is err:
+            raise
+        raise converted from None
