@@ -17,6 +17,7 @@ from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.enhance import main
 from r2rnet_plugin.inference import memory, safe_write
 from r2rnet_plugin.inference.image_io import ImageReadError, read_photo, write_image
+from r2rnet_plugin.inference.image_probe import ImageInfo
 
 
 def tiny_state(**overrides):
@@ -119,7 +120,7 @@ def test_whole_image_pass_that_does_not_fit_suggests_a_tile(tmp_path, weights, m
     whole = memory.network_bytes(128, 128, 4)
     tiled = memory.network_bytes(64, 64, 4) + memory.host_bytes(128 * 128, False, tiled=True)
     assert tiled < whole / 2
-    monkeypatch.setattr(memory, 'available_host_memory', lambda: int((tiled + whole) / 2 / memory.DEVICE_RESERVE))
+    monkeypatch.setattr(memory, 'available_host_memory', lambda: int((tiled + whole) / 2 / memory.USABLE_FRACTION))
 
     assert run('-i', pic, '-o', tmp_path / 'out', '--weights', weights) == 1
     printed = capsys.readouterr()
@@ -127,6 +128,20 @@ def test_whole_image_pass_that_does_not_fit_suggests_a_tile(tmp_path, weights, m
     assert listing(tmp_path / 'out') == []
     assert run('-i', pic, '-o', tmp_path / 'out', '--weights', weights, '--tile', 64) == 0
     assert listing(tmp_path / 'out') == ['a.png']
+
+
+def test_on_cuda_the_network_must_fit_the_gpu_and_the_rest_the_ram(monkeypatch):
+    info = ImageInfo(width=1000, height=800, sample_bytes=1, frames=1, file_bytes=1000)
+    net, rest = memory.network_bytes(800, 1000, 8), memory.host_bytes(800 * 1000, True, tiled=False)
+    cuda = torch.device('cuda')
+    monkeypatch.setattr(memory, 'available_host_memory', lambda: 2 * rest)
+    monkeypatch.setattr(memory, 'available_device_memory', lambda device: 2 * net if device == cuda else None)
+    memory.check_pass(info, 8, cuda, with_components=True)  # fits: the RAM need not hold the network
+    with pytest.raises(memory.MemoryLimitError, match=r'1000x800 pixels: .* GiB of RAM available\); rerun'):
+        memory.check_pass(info, 8, torch.device('cpu'), with_components=True)
+    monkeypatch.setattr(memory, 'available_device_memory', lambda device: net // 2)
+    with pytest.raises(memory.MemoryLimitError, match='GiB on cuda available\\); rerun with --tile 512'):
+        memory.check_pass(info, 8, cuda, with_components=True)
 
 
 # item 6: the output folder or file is an input

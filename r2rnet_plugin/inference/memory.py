@@ -21,7 +21,7 @@ RGB_BYTES = 12  # float32 RGB per pixel
 OUTPUT_BYTES = 12 + 12  # enhanced (float32 RGB) and its quantised copies
 COMPONENT_BYTES = (3 + 1 + 3 + 1) * 4  # R, L, R_denoised, I_delta in float32
 TILE_SUM_BYTES = 4  # the weight sum of a tiled pass, per pixel
-DEVICE_RESERVE = 0.9  # part of the available memory a pass may plan to use
+USABLE_FRACTION = 0.9  # part of the available memory (RAM or GPU) a pass may plan to use
 TILE_CHOICES = tuple(t for t in (2048, 1024, 512, 256, 128, 64, 32) if t >= MIN_TILE)  # suggested, largest first
 GIB = 2 ** 30
 
@@ -95,7 +95,7 @@ def _gib(n):
 
 
 def _fits(need, available):
-    return available is None or need <= DEVICE_RESERVE * available
+    return available is None or need <= USABLE_FRACTION * available
 
 
 def check_decode(info, host=None):
