@@ -2,11 +2,19 @@
 import numpy as np
 import torch
 
+from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE
 from r2rnet_plugin.archs.r2rnet_arch import R2RComponents
 from r2rnet_plugin.inference.tiling import run_tiled
 
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 COMPONENTS = ('R', 'L', 'R_denoised', 'I_delta')  # besides 'enhanced'
+# Smallest tile: R2RNet pads to a multiple of 8 and its U-Nets halve the image three times;
+# below 4 x 8 pixels their bottom level (3x3 and dilated convolutions) would see mostly padding.
+MIN_TILE = 4 * UNET_MULTIPLE
+
+
+class NonFiniteOutputError(RuntimeError):
+    """The network produced NaN or infinite values (e.g. weights that overflow in this precision)."""
 
 
 def resolve_device(name):
@@ -48,11 +56,14 @@ class Enhancer:
             raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
         if tile is not None and tile <= tile_overlap:
             raise ValueError(f'--tile ({tile}) must be larger than --tile-overlap ({tile_overlap})')
+        if tile is not None and tile < MIN_TILE:
+            raise ValueError(f'--tile ({tile}) must be at least {MIN_TILE}')
         self.device, self.dtype = device, PRECISIONS[precision]
         self.memory_format = (torch.channels_last if (device.type == 'cuda' if channels_last is None else channels_last)
                               else torch.contiguous_format)
         self.model = model.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self.tile, self.tile_overlap = tile, tile_overlap
+        self.channel = model.decom.in_conv.out_channels  # the network's width, for memory estimates
 
     def _components(self, x, with_components):
         x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=self.memory_format)
@@ -71,6 +82,9 @@ class Enhancer:
         Returns:
             dict[str, ndarray]: ``'enhanced'`` (and the components) as ``(H, W, C)`` float32
             arrays, not clamped.
+
+        Raises:
+            NonFiniteOutputError: some output holds NaN or infinite values.
         """
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
         if self.tile is None:
@@ -79,5 +93,10 @@ class Enhancer:
         else:
             outputs = run_tiled(lambda t: self._components(t, with_components), x, self.tile,
                                 self.tile_overlap, on_tile)
+        for name, t in zip(R2RComponents._fields, outputs):
+            if t is not None and not torch.isfinite(t).all():
+                bad = t.numel() - int(torch.isfinite(t).sum())
+                raise NonFiniteOutputError(f'the network produced {bad} non-finite values (NaN or infinite) in '
+                                           f'{name}; nothing written (check the weights and --precision)')
         return {name: t[0].permute(1, 2, 0).numpy() for name, t in zip(R2RComponents._fields, outputs)
                 if t is not None}

@@ -6,11 +6,15 @@ which is written back unchanged. JPEGs are turned upright by their EXIF orientat
 output carries no EXIF, so its pixels must already be upright).
 """
 import os
+import stat
 from dataclasses import dataclass
 from typing import Optional
 
 import cv2
 import numpy as np
+
+from r2rnet_plugin.inference.image_probe import ImageReadError
+from r2rnet_plugin.inference.safe_write import write_file
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 JPEG_EXTENSIONS = ('.jpg', '.jpeg')
@@ -19,10 +23,6 @@ JPEG_QUALITY = 95
 _INT_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_GREY_ALPHA = 4  # IHDR colour type of a grey + alpha PNG
-
-
-class ImageReadError(ValueError):
-    """An input file cannot be read as an image."""
 
 
 @dataclass
@@ -50,18 +50,29 @@ def _is_grey_alpha_png(content):
     return content[:8] == _PNG_SIGNATURE and len(content) > 25 and content[25] == _PNG_GREY_ALPHA
 
 
+def _read_regular_file(path):
+    """The bytes of ``path``, refusing anything but a regular file (a FIFO is never waited on)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))
+    except OSError as err:
+        raise ImageReadError(f'cannot read the file: {err.strerror or err}') from None
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageReadError('not a regular file; only image files are read')
+        try:
+            return f.read()
+        except OSError as err:
+            raise ImageReadError(f'cannot read the file: {err.strerror or err}') from None
+
+
 def read_photo(path):
     """Decode ``path`` into a :class:`Photo`.
 
     Raises:
-        ImageReadError: the file cannot be read, is not a decodable image, or has an unsupported
-            pixel type or channel count.
+        ImageReadError: the file cannot be read, is not a decodable image, has an unsupported
+            pixel type or channel count, or holds non-finite (NaN or infinite) pixel values.
     """
-    try:
-        with open(path, 'rb') as f:
-            content = f.read()
-    except OSError as err:
-        raise ImageReadError(f'cannot read the file: {err.strerror or err}') from None
+    content = _read_regular_file(path)
     upright = os.path.splitext(path)[1].lower() in JPEG_EXTENSIONS  # JPEG has no alpha to keep
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if upright else cv2.IMREAD_UNCHANGED
     try:
@@ -77,6 +88,11 @@ def _photo_from_array(img, grey_alpha=False):
     """OpenCV's grey / BGR / BGRA array (any supported dtype) -> :class:`Photo`."""
     if img.dtype not in _INT_MAX and img.dtype != np.float32:
         raise ImageReadError(f'unsupported pixel type {img.dtype} (8-bit, 16-bit or float32 images only)')
+    if img.dtype == np.float32:
+        bad = img.size - int(np.count_nonzero(np.isfinite(img)))
+        if bad:
+            raise ImageReadError(f'{bad} non-finite pixel values (NaN or infinite) in the image; refused '
+                                 '(replace them, e.g. by 0, and retry)')
     if img.ndim == 2:
         img = img[:, :, None]
     channels = img.shape[2]
@@ -122,11 +138,11 @@ def photo_pixels(rgb, like):
     return np.ascontiguousarray(out)
 
 
-def write_image(path, pixels):
-    """Write an OpenCV-layout array (grey, BGR or BGRA); JPEG at quality 95.
+def encode_image(path, pixels):
+    """Encode an OpenCV-layout array (grey, BGR or BGRA) in ``path``'s format; JPEG at quality 95.
 
     Raises:
-        OSError: the encoder refused the array or the file could not be written.
+        OSError: the encoder refused the array.
     """
     ext = os.path.splitext(path)[1].lower()
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if ext in JPEG_EXTENSIONS else []
@@ -138,10 +154,17 @@ def write_image(path, pixels):
         raise OSError(f'cannot encode {os.path.basename(path)}: {err}') from None
     if not ok:
         raise OSError(f'cannot encode {os.path.basename(path)} as {ext}')
-    tmp = path + '.part'
-    with open(tmp, 'wb') as f:
-        f.write(encoded.tobytes())
-    os.replace(tmp, path)  # no half-written outputs (that --skip-existing would then skip)
+    return encoded
+
+
+def write_image(path, pixels):
+    """Encode and write ``pixels`` (see :func:`encode_image`) whole or not at all, never through a symlink.
+
+    Raises:
+        OSError: the encoder refused the array or the file could not be written
+            (:class:`~r2rnet_plugin.inference.safe_write.DiskFullError` when the disk is full).
+    """
+    write_file(path, encode_image(path, pixels))  # no half-written output (--skip-existing would skip it)
 
 
 def write_photo(path, rgb, like):
@@ -149,7 +172,13 @@ def write_photo(path, rgb, like):
     write_image(path, photo_pixels(rgb, like))
 
 
-def write_map(path, values, dtype):
-    """Write a component map (``(H, W, 3)`` RGB or ``(H, W, 1)``, clamped to [0, 1]) as ``dtype``."""
+def map_pixels(values, dtype):
+    """The array to write for a component map (``(H, W, 3)`` RGB or ``(H, W, 1)``, clamped to [0, 1]) of an
+    input of pixel type ``dtype`` (float inputs give 16-bit maps)."""
     pixels = values[:, :, 0] if values.shape[2] == 1 else values[:, :, ::-1]
-    write_image(path, quantise(pixels, dtype if np.dtype(dtype) in _INT_MAX else np.uint16))
+    return quantise(pixels, dtype if np.dtype(dtype) in _INT_MAX else np.uint16)
+
+
+def write_map(path, values, dtype):
+    """Write a component map as :func:`map_pixels` makes it."""
+    write_image(path, map_pixels(values, dtype))

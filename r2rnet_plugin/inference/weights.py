@@ -37,8 +37,23 @@ def read_basicsr_state(path):
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data.items()}
 
 
+def check_finite(state, source):
+    """Raise :class:`WeightsError` naming the first tensors of ``state`` that hold NaN or infinite values."""
+    bad = {k: v.numel() - int(torch.isfinite(v).sum()) for k, v in state.items()
+           if v.is_floating_point() or v.is_complex()}
+    bad = {k: n for k, n in bad.items() if n}
+    if bad:
+        names = '; '.join(f'{k} ({n} of {state[k].numel()})' for k, n in sorted(bad.items())[:3])
+        more = f'; and {len(bad) - 3} more tensors' if len(bad) > 3 else ''
+        raise WeightsError(f'{source} holds non-finite (NaN or infinite) weights: {names}{more}')
+
+
 def model_from_state(state, source):
-    """An ``R2RNet`` of the width the state dict has, with its weights loaded (strict)."""
+    """An ``R2RNet`` of the width the state dict has, with its weights loaded (strict).
+
+    Raises:
+        WeightsError: keys or shapes that do not fit, or NaN/infinite values.
+    """
     if _WIDTH_KEY not in state:
         hint = (' It looks like one published stage checkpoint: pass all three (decom, denoise, relight).'
                 if any(k.startswith(('conv0', 'RM0', 'Denoise', 'EnhanceModule')) for k in state) else '')
@@ -52,6 +67,7 @@ def model_from_state(state, source):
                 (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong)) if keys]
     if problems:
         raise WeightsError(f'{source} does not fit R2RNet: ' + '; '.join(problems))
+    check_finite(state, source)
     model.load_state_dict(state)
     return model.eval()
 
