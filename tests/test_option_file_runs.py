@@ -38,6 +38,8 @@ CASES = {
     'num_gpu': (lambda o: o.update(num_gpu=1), 'no CUDA device; set num_gpu: 0 or auto'),
     'print_freq': (lambda o: o['logger'].update(print_freq=0), "'logger: print_freq'"),
     'save_freq': (lambda o: o['logger'].update(save_checkpoint_freq=0), "'logger: save_checkpoint_freq'"),
+    'opt_in': (lambda o: o.update(r2rnet_plugin_fixes='eta, dataorder'),
+               "'r2rnet_plugin_fixes' names no fix: dataorder"),
 }
 
 

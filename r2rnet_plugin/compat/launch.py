@@ -60,7 +60,11 @@ class _PipelineMainLoader:
 
     def get_code(self, fullname):
         opt = read_command_line_options()
-        if opt is not None and not scope.wants(opt, 'main_module'):
+        try:
+            as_released = opt is not None and not scope.wants(opt, 'main_module')
+        except ValueError:  # a misspelt opt-in: parse_options reports it
+            as_released = False
+        if as_released:
             return self.original.loader.get_code(fullname)
         source = (f"if __name__ == '__main__':\n"
                   f'    from r2rnet_plugin.compat.launch import run_pipeline\n'
@@ -98,6 +102,7 @@ def make_main_spec(module_name, pipeline):
 
 
 def _fail(message):
+    """End the run: one line on stderr, exit status 2 (argparse's, for bad arguments)."""
     print(f'error: {message}', file=sys.stderr, flush=True)
     raise SystemExit(EXIT_BAD_OPTIONS) from None
 
@@ -115,6 +120,7 @@ def make_parse_options(original):
         if path is not None:
             try:
                 opt = read_option_file(path)
+                scope.opted_in(opt)  # a misspelt fix name is an error, also where it changes nothing
                 if scope.wants_any(opt):
                     check_run_options(opt, path, is_train=is_train)
             except (OptionFileError, ValueError) as error:

@@ -72,13 +72,19 @@ def uses_plugin(opt):
     return any(isinstance(n, str) and n in REGISTERED_NAMES for n in names)
 
 
+def opted_in(opt):
+    """The fix names the environment and the options ask for (misspelt names are errors)."""
+    chosen = requested(os.environ.get(OPT_IN_ENV), f'environment variable {OPT_IN_ENV}')
+    if isinstance(opt, dict):
+        chosen |= requested(opt.get(OPT_IN_KEY), f"option '{OPT_IN_KEY}'")
+    return chosen
+
+
 def wants(opt, fix):
     """True when the run with options ``opt`` gets the fix named ``fix``."""
     if _process['command'] or uses_plugin(opt):
         return True
-    chosen = requested(os.environ.get(OPT_IN_ENV), f'environment variable {OPT_IN_ENV}')
-    if isinstance(opt, dict):
-        chosen |= requested(opt.get(OPT_IN_KEY), f"option '{OPT_IN_KEY}'")
+    chosen = opted_in(opt)
     return ALL in chosen or fix in chosen
 
 
