@@ -8,9 +8,9 @@ Usage::
 
 Each output has the input's file name (and format; JPEG at quality 95), bit depth, grey-ness and
 alpha channel. Exit status: 0 when every file was enhanced or skipped, 1 when some file failed
-(the others are still done; the summary names each failure and its reason), 2 for wrong
-arguments, unusable weights (NaN/infinite values included), a missing input or an unusable
-output folder, 130 when interrupted (Ctrl-C; no partial file is left). What is refused and why:
+(the others are still done; the summary names each failure and its reason) and when the
+weights hold NaN/infinite values (nothing is enhanced), 2 for wrong arguments, unusable weights,
+a missing input or an unusable output folder, 130 when interrupted (Ctrl-C; no partial file is left). What is refused and why:
 docs/robustness/enhance.md.
 """
 import argparse
@@ -25,7 +25,7 @@ from r2rnet_plugin.inference.allocator import release_freed_memory, reuse_freed_
 from r2rnet_plugin.inference.batch import FAILED, enhance_files, list_inputs, summary
 from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer, cpu_supports_bf16, resolve_device
 from r2rnet_plugin.inference.output_plan import OutputFolderError, check_output_folder
-from r2rnet_plugin.inference.weights import WeightsError, load_r2rnet
+from r2rnet_plugin.inference.weights import NonFiniteWeightsError, WeightsError, load_r2rnet
 
 
 def parse_args(argv):
@@ -99,6 +99,9 @@ def _run(args):
         paths = list_inputs(args.input)
         check_output_folder(args.output, args.input)
         enhancer = _build_enhancer(args)
+    except NonFiniteWeightsError as err:  # every result would be NaN: the run fails, as a NaN result fails a file
+        print(f'error: {err}; nothing was enhanced', file=sys.stderr)
+        return 1
     except (FileNotFoundError, WeightsError, OutputFolderError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

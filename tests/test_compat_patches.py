@@ -240,6 +240,14 @@ def test_load_network_reads_files_holding_numpy_scalars(tmp_path):
         model(OTHER, tmp_path).load_network(torch.nn.Linear(2, 2), path)
 
 
+def test_load_network_names_the_option_for_a_plain_state_dict(tmp_path):
+    path = str(tmp_path / 'Epoch99.pth')
+    torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    with pytest.raises(ValueError, match=r"plain state dict \(no 'params' entry\).*'path: param_key_g: ~'"):
+        model(PLUGIN, tmp_path).load_network(torch.nn.Linear(2, 2), path)
+    model(PLUGIN, tmp_path).load_network(torch.nn.Linear(2, 2), path, param_key=None)
+
+
 @pytest.mark.parametrize('model_type', [PLUGIN, OTHER])
 def test_resume_training_restores_the_random_states(tmp_path, model_type):
     from r2rnet_plugin.checkpoint_io import capture_rng_state

@@ -107,13 +107,22 @@ def load_network(self, net, load_path, strict=True, param_key='params'):
             param_key = 'params'
             logger.info('Loading: params_ema does not exist, use params.')
         if not isinstance(load_net, dict) or not isinstance(load_net.get(param_key), dict):
-            held = ', '.join(map(str, load_net)) if isinstance(load_net, dict) else type(load_net).__name__
-            raise CheckpointError(f'network file {load_path} has no {param_key!r} entry (it holds: {held})')
+            raise CheckpointError(_missing_entry(load_path, load_net, param_key))
         load_net = load_net[param_key]
     logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
     load_net = strip_module_prefix(load_net)
     self._print_different_keys_loading(net, load_net, strict)
     net.load_state_dict(load_net, strict=strict)
+
+
+def _missing_entry(load_path, load_net, param_key):
+    """Why ``load_net`` has no usable ``param_key`` entry, and what to write instead."""
+    import torch
+    if isinstance(load_net, dict) and load_net and all(isinstance(v, torch.Tensor) for v in load_net.values()):
+        return (f'network file {load_path} is a plain state dict (no {param_key!r} entry): load it with '
+                "'path: param_key_g: ~' (or param_key_<net>: ~) in the option file")
+    held = ', '.join(map(str, load_net)) if isinstance(load_net, dict) else type(load_net).__name__
+    return f'network file {load_path} has no {param_key!r} entry (it holds: {held})'
 
 
 def resume_extras(self, resume_state):

@@ -37,15 +37,19 @@ def read_basicsr_state(path):
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data.items()}
 
 
+class NonFiniteWeightsError(WeightsError):
+    """Weights holding NaN or infinite values: whatever they enhance comes out non-finite."""
+
+
 def check_finite(state, source):
-    """Raise :class:`WeightsError` naming the first tensors of ``state`` that hold NaN or infinite values."""
+    """Raise :class:`NonFiniteWeightsError` naming the first tensors of ``state`` that hold NaN or infinite values."""
     bad = {k: v.numel() - int(torch.isfinite(v).sum()) for k, v in state.items()
            if v.is_floating_point() or v.is_complex()}
     bad = {k: n for k, n in bad.items() if n}
     if bad:
         names = '; '.join(f'{k} ({n} of {state[k].numel()})' for k, n in sorted(bad.items())[:3])
         more = f'; and {len(bad) - 3} more tensors' if len(bad) > 3 else ''
-        raise WeightsError(f'{source} holds non-finite (NaN or infinite) weights: {names}{more}')
+        raise NonFiniteWeightsError(f'{source} holds non-finite (NaN or infinite) weights: {names}{more}')
 
 
 def model_from_state(state, source):
