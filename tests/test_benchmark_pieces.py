@@ -1,5 +1,6 @@
 """Library pieces of the benchmark: LOE, padding, ranks, figure labels, plugin files, option checks."""
 import math
+import os
 import re
 import sys
 
@@ -7,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, parse_config
+from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, load_config, parse_config
 from r2rnet_plugin.benchmarking.figures import (draw_crop_sheet, draw_quality_latency, legend_entries, text_width,
                                                 wrap_text)
 from r2rnet_plugin.benchmarking.llie_archs import UnknownArchError, arch_class
@@ -144,3 +146,14 @@ def test_no_reference_dataset_defaults():
     assert photos['type'] == 'SingleImageDataset' and photos['io_backend'] == {'type': 'disk'}
     assert photos['name'] == 'dataset1' and lol['type'] == 'LLIEPairedDataset' and lol['name'] == 'dataset2'
     assert config.seed == 0 and config.loe and config.loe_side == 50
+
+
+def test_lol_demo_benchmarks_the_lol_trained_networks():
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = load_config(os.path.join(repo, 'options', 'benchmark', 'lol_demo.yml'))
+    trained_here = {m.name: m.weights for m in config.methods if isinstance(m.weights, str)}
+    with open(os.path.join(repo, 'options', 'train_r2r_relight_lol.yml')) as f:
+        relight_lol = yaml.safe_load(f)['name']
+    assert trained_here['R2RNet (LOL, trained here)'] == f'experiments/{relight_lol}/models/net_g_latest.pth'
+    assert all('_lol/' in path and 'lsrw' not in path for path in trained_here.values())
+    assert all('channel' not in m.network for m in config.methods)  # widths come from the weights
