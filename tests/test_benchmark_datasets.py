@@ -106,6 +106,8 @@ def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, caps
         assert math.isfinite(photo0['niqe'])  # 96x192: two NIQE blocks
         assert photo1['niqe'] is None  # 67x101: too small for NIQE, not a crash
         assert any('NIQE n/a' in note and '101x67' in note for note in rows[name]['notes'])
+        assert 'NIQE: the mean of the 1 of 2 images it could measure' in rows[name]['notes']
+        assert rows[name]['quality']['niqe'] == photo0['niqe']
     assert rows['Identity']['quality']['loe'] == 0
     assert 0 <= rows['Gamma']['quality']['loe'] < 10  # increasing; only 8-bit rounding merges some levels
     assert rows['Inverted']['quality']['loe'] > 1000  # the lightness order reversed
@@ -166,6 +168,8 @@ def test_pad_to_runs_an_arch_file_loaded_by_path_on_odd_sizes(data, tmp_path, mo
         assert any('padded' in note for note in methods[name]['notes'])
     assert rows['not padded']['status'] == 'error'
     assert 'failed on image photo0' in rows['not padded']['error'] and '67x101' in rows['not padded']['error']
+    sheet = cv2.imread(os.path.join(out, 'crops.png'))
+    assert sheet.shape[1] == 110 + 4 * (160 + 4)  # input, three methods (the failed one too), no ground truth
 
 
 def test_cost_that_cannot_be_measured_makes_the_row_incomplete(data, tmp_path, monkeypatch):

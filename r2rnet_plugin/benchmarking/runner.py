@@ -227,6 +227,8 @@ class BenchmarkRunner:
     def _run_method(self, spec, datasets, bar):
         row = MethodResult(spec.name, spec.arch, spec.describe_weights())
         remaining = sum(images.count for images in self.images)
+        for dataset in datasets:  # a method that fails still has its (failed) column in the sheets
+            dataset.sheet.methods.setdefault(spec.name, [None] * len(dataset.sheet.keys))
         seed_everything(self.config.seed)
         try:
             net, notes = build_network(spec)
@@ -259,7 +261,7 @@ class BenchmarkRunner:
 
     def _run_dataset(self, net, images, sheet, name, bar):
         scores = DatasetScores(OrderedDict((measure, math.nan) for measure in metric_names(images.paired)))
-        crops = sheet.methods.setdefault(name, [None] * len(sheet.keys))
+        crops = sheet.methods[name]
         for index, key in enumerate(images.keys):
             try:
                 self._run_image(net, images, index, key, scores, crops, sheet)
@@ -269,6 +271,9 @@ class BenchmarkRunner:
             bar.update(1)
         scores.quality = OrderedDict((measure, _mean([img[measure] for img in scores.per_image]))
                                      for measure in metric_names(images.paired))
+        measured = sum(math.isfinite(img['niqe']) for img in scores.per_image)
+        if 0 < measured < len(scores.per_image):
+            scores.notes.append(f'NIQE: the mean of the {measured} of {len(scores.per_image)} images it could measure')
         return scores
 
     def _run_image(self, net, images, index, key, scores, crops, sheet):
