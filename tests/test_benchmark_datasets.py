@@ -90,8 +90,10 @@ def rows_of(result, dataset):
 
 
 def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, capsys):
+    long_name = 'Identity under a name much longer than twenty-four characters'
     methods = [{'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}},
-               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}}, INVERT]
+               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}}, INVERT,
+               {'name': long_name, 'network': {'type': 'R2RPluginIdentity'}}]
     code, out = run(str(tmp_path), methods, dataset={'name': 'DICM-like', 'dataroot_lq': data['photos']},
                     plugins=[data['invert_plugin']])
     assert code == 0
@@ -115,12 +117,13 @@ def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, caps
     assert 'PSNR' not in table.split('## Summary')[0].split('| Method')[1].split('\n')[0]
     assert '| Identity | R2RPluginIdentity |' in table and 'NIQE n/a' in table
     csv_rows = read(out, 'results.csv')
-    assert [row['psnr'] for row in csv_rows] == ['-'] * 3 and [row['ssim_y'] for row in csv_rows] == ['-'] * 3
+    assert [row['psnr'] for row in csv_rows] == ['-'] * 4 and [row['ssim_y'] for row in csv_rows] == ['-'] * 4
     assert float(csv_rows[2]['loe']) == pytest.approx(rows['Inverted']['quality']['loe'])
     summary = read(out, 'summary.csv')
     assert summary[-1]['method'] == 'Inverted'  # worst LOE
-    assert {row['method'] for row in summary} == {'Identity', 'Gamma', 'Inverted'}
-    assert 'DICM-like:' in capsys.readouterr().out
+    assert {row['method'] for row in summary} == {'Identity', 'Gamma', 'Inverted', long_name}
+    console = capsys.readouterr().out
+    assert 'DICM-like:' in console and f'\n{long_name} ' in console  # the console table does not cut names
 
 
 def test_several_datasets_one_table_each_and_a_mean_rank_summary(data, tmp_path):
@@ -144,6 +147,7 @@ def test_several_datasets_one_table_each_and_a_mean_rank_summary(data, tmp_path)
     table = open(os.path.join(out, 'results.md')).read()
     assert '## pairs (1 images, paired)' in table and '## photos (2 images, no ground truth)' in table
     assert '## Summary' in table and 'Mean rank' in table
+    assert 'Figures: [quality_vs_latency_2.png](quality_vs_latency_2.png), [crops_2.png](crops_2.png)' in table
     for name in ('quality_vs_latency_1.png', 'crops_1.png', 'quality_vs_latency_2.png', 'crops_2.png'):
         assert cv2.imread(os.path.join(out, name)) is not None, name
     assert not os.path.exists(os.path.join(out, 'crops.png'))

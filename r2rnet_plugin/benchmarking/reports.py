@@ -115,6 +115,8 @@ def _dataset_section(result, index, dataset, heading):
             notes.append(f'- **{method.name}**: ' + '; '.join(items))
     if notes:
         lines += ['', f'{heading}# Notes', ''] + notes
+    if len(result.datasets) == 1:  # quality_vs_latency.png and crops.png
+        return lines
     plot, sheet = figure_files(index, len(result.datasets))
     return lines + ['', f'Figures: [{plot}]({plot}), [{sheet}]({sheet})']
 
