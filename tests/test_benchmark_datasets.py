@@ -209,3 +209,15 @@ def test_seed_makes_two_runs_give_one_table(data, tmp_path):
         tables.append(read(out, 'results.json')['datasets'])
     assert tables[0] == tables[1]
     assert tables[0][0]['methods'][0]['quality'] != tables[0][0]['methods'][1]['quality']
+
+
+def test_unreadable_photo_folder_stops_before_any_method(data, tmp_path, capsys):
+    bad = tmp_path / 'not_images'
+    bad.mkdir()
+    (bad / 'notes.png').write_text('not a picture')
+    methods = [{'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}}]
+    for folder, message in ((tmp_path / 'missing', "dataset 'gone' could not be read"),
+                            (bad, "dataset 'gone': image 0 could not be read")):
+        code, out = run(str(tmp_path), methods, dataset={'name': 'gone', 'dataroot_lq': str(folder)})
+        assert code == 2 and not os.path.exists(out)
+        assert message in capsys.readouterr().err
