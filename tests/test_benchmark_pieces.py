@@ -10,15 +10,18 @@ import pytest
 import torch
 import yaml
 
-from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, load_config, parse_config
+from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, MethodSpec, load_config, parse_config
 from r2rnet_plugin.benchmarking.figures import (draw_crop_sheet, draw_quality_latency, legend_entries, text_width,
                                                 wrap_text)
 from r2rnet_plugin.benchmarking.llie_archs import UnknownArchError, arch_class
 from r2rnet_plugin.benchmarking.loe import downsample, lightness_order_error
+from r2rnet_plugin.benchmarking.methods import MethodLoadError, build_network
 from r2rnet_plugin.benchmarking.padding import PaddedNetwork
 from r2rnet_plugin.benchmarking.plugins import import_plugin
 from r2rnet_plugin.benchmarking.ranking import rank_values
 from r2rnet_plugin.benchmarking.runner import CropSheet
+from test_benchmark import official_checkpoints
 
 
 def rgb(lightness_rows):
@@ -157,3 +160,13 @@ def test_lol_demo_benchmarks_the_lol_trained_networks():
     assert trained_here['R2RNet (LOL, trained here)'] == f'experiments/{relight_lol}/models/net_g_latest.pth'
     assert all('_lol/' in path and 'lsrw' not in path for path in trained_here.values())
     assert all('channel' not in m.network for m in config.methods)  # widths come from the weights
+
+
+def test_width_of_the_published_checkpoints_is_read_and_checked(tmp_path):
+    narrow = R2RNet(channel=4)
+    weights = dict(zip(('decom', 'denoise', 'relight'), official_checkpoints(narrow, tmp_path)))
+    net, _ = build_network(MethodSpec('official', {'type': 'R2RNet'}, weights))
+    assert net.decom.in_conv.weight.shape[0] == 4
+    assert all(torch.equal(v, narrow.state_dict()[k]) for k, v in net.state_dict().items())
+    with pytest.raises(MethodLoadError, match=r'channel: 8 but .* of width 4'):
+        build_network(MethodSpec('official', {'type': 'R2RNet', 'channel': 8}, weights))
