@@ -4,15 +4,17 @@ Usage::
 
     python -m r2rnet_plugin.benchmark -opt options/benchmark/lol_demo.yml [--plugin MODULE ...] [--out DIR]
 
-For every method of the option file (schema: :mod:`r2rnet_plugin.benchmarking.config`): PSNR and
-SSIM on RGB and Y, their GT-mean variants, NIQE, parameters, MACs, latency and peak memory.
-Writes results.md, results.csv, results.json, quality_vs_latency.png and crops.png into --out
-(default results/benchmark/<name>; ``name`` must be a plain folder name). --out is created and
-checked writable before any method runs; the three reports are rewritten (each atomically)
-after every finished method, the two pictures at the end.
+For every method of the option file (schema: :mod:`r2rnet_plugin.benchmarking.config`), on
+every dataset: PSNR and SSIM on RGB and Y and their GT-mean variants (datasets with ground
+truth), NIQE and LOE; parameters, MACs, latency and peak memory. Writes results.md,
+results.csv, summary.csv (mean ranks), results.json, quality_vs_latency.png and crops.png
+(numbered _1, _2, ... with several datasets) into --out (default results/benchmark/<name>;
+``name`` must be a plain folder name). --out is created and checked writable before any
+method runs; the reports are rewritten (each atomically) after every finished method, the
+pictures at the end. docs/benchmark.md describes the option file and the measures.
 
-Exit status: 0 when every method ran; 1 when some method failed (its row says why; the others
-ran and every file is written); 2 for wrong options (a ``name`` that is a path, a
+Exit status: 0 when every method ran; 1 when some method failed or a cost column could not be
+measured (its row says why; the others ran and every file is written); 2 for wrong options (a ``name`` that is a path, a
 ``crop_border`` that leaves no pixels to compare), an unknown network type, a plugin that
 cannot be imported, a dataset that cannot be read or an --out that cannot be written; 130
 interrupted (the finished rows are kept, no partial file is left).
@@ -21,9 +23,6 @@ import argparse
 import math
 import os
 import sys
-
-PLOT_NAME, SHEET_NAME = 'quality_vs_latency.png', 'crops.png'
-
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='python -m r2rnet_plugin.benchmark',
@@ -39,15 +38,27 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _number(value, fmt):
+    return 'n/a' if math.isnan(value) else format(value, fmt)
+
+
 def _summary(result):
-    """A short plain-text table for the terminal."""
-    lines = [f"{'method':24} {'PSNR':>7} {'SSIM':>7} {'NIQE':>7} {'ms':>10}  status"]
-    for m in result.methods:
-        def num(value, fmt):
-            return 'nan' if math.isnan(value) else format(value, fmt)
-        lines.append(f"{m.name[:24]:24} {num(m.quality['psnr'], '7.2f')} {num(m.quality['ssim'], '7.4f')} "
-                     f"{num(m.quality['niqe'], '7.3f')} {num(m.cost.latency_ms, '10.2f')}  "
-                     + (m.status if m.error is None else f'error: {m.error}'))
+    """A short plain-text table per dataset for the terminal; method names are never cut."""
+    from r2rnet_plugin.benchmarking.ranking import mean_ranks
+    width = max([len('method')] + [len(m.name) for m in result.methods])
+    lines = []
+    for dataset in result.datasets:
+        measures = (('psnr', 'PSNR', '7.2f'), ('ssim', 'SSIM', '7.4f')) if dataset.paired else ()
+        measures += (('niqe', 'NIQE', '7.3f'), ('loe', 'LOE', '7.1f'))
+        lines += [f'{dataset.name}:', f"{'method':{width}} " + ' '.join(f'{h:>7}' for _, h, _ in measures)
+                  + f" {'ms':>10}  status"]
+        for m in result.methods:
+            scores = m.scores.get(dataset.name)
+            status, error = m.outcome(dataset.name)
+            cells = ' '.join(_number(scores.quality[k] if scores else math.nan, f) .rjust(7) for k, _, f in measures)
+            lines.append(f'{m.name:{width}} {cells} {_number(m.cost.latency_ms, "10.2f"):>10}  '
+                         + (status if error is None else f'{status}: {error}'))
+    lines.append('mean rank: ' + ', '.join(f'{r.name} {_number(r.mean_rank, ".2f")}' for r in mean_ranks(result)))
     return '\n'.join(lines)
 
 
@@ -68,7 +79,7 @@ def _run(args, written):
     import r2rnet_plugin  # noqa: F401  (adapts basicsr, registers the plugin's archs)
     from r2rnet_plugin.atomic_files import check_writable_folder
     from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, load_config
-    from r2rnet_plugin.benchmarking.figures import draw_crop_sheet, draw_quality_latency
+    from r2rnet_plugin.benchmarking.figures import draw_crop_sheet, draw_quality_latency, figure_files
     from r2rnet_plugin.benchmarking.plugins import PluginImportError, import_plugins
     from r2rnet_plugin.benchmarking.reports import write_reports
     from r2rnet_plugin.benchmarking.runner import BenchmarkRunner
@@ -90,14 +101,19 @@ def _run(args, written):
 
     result = runner.run(on_row=save_rows)
     paths = list(written)
-    points = [(m.name, m.cost.latency_ms, m.quality['psnr']) for m in result.methods]
     height, width = config.cost_size
-    title = f'{config.name}: PSNR vs latency ({result.device}, {config.precision}, {height}x{width})'
-    paths.append(draw_quality_latency(points, os.path.join(out_dir, PLOT_NAME), title))
-    paths.append(draw_crop_sheet(result.sheet, os.path.join(out_dir, SHEET_NAME)))
+    for index, dataset in enumerate(result.datasets):
+        plot, sheet = (os.path.join(out_dir, name) for name in figure_files(index, len(result.datasets)))
+        measure, metric, unit = ('psnr', 'PSNR (dB)', ' dB') if dataset.paired else ('niqe', 'NIQE (lower is better)', '')
+        points = [(m.name, m.cost.latency_ms, m.scores[dataset.name].quality[measure] if dataset.name in m.scores
+                   else math.nan, m.outcome(dataset.name)[0] == 'error') for m in result.methods]
+        title = (f'{config.name}, {dataset.name}: {metric.split(" ")[0]} vs latency ({result.device}, '
+                 f'{config.precision}, {height}x{width})')
+        paths.append(draw_quality_latency(points, plot, title, metric=metric, unit=unit))
+        paths.append(draw_crop_sheet(dataset.sheet, sheet))
     print(_summary(result))
     print('wrote ' + ', '.join(paths))
-    return 1 if any(m.status != 'ok' for m in result.methods) else 0
+    return 0 if all(m.ok for m in result.methods) else 1
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
 from reference_weights import load_schema
 from tiny_setup import write_lol_pairs
 
-OUTPUT_FILES = ('results.md', 'results.csv', 'results.json', 'quality_vs_latency.png', 'crops.png')
+OUTPUT_FILES = ('results.md', 'results.csv', 'summary.csv', 'results.json', 'quality_vs_latency.png', 'crops.png')
 LLIE_ARCHS = ('R2RPluginCLAHE', 'R2RPluginGamma', 'R2RPluginIdentity', 'R2RNet', 'R2RPluginRetinexNet',
               'R2RPluginZeroDCE')
 PLUGIN_MODULE = 'bench_test_plugin_archs'
@@ -73,6 +73,11 @@ def read_json(out):
         return json.load(f)
 
 
+def quality_rows(result, dataset=0):
+    """``{method name: its row of the table of dataset number dataset}`` of a results.json."""
+    return {row['name']: row for row in result['datasets'][dataset]['methods']}
+
+
 def test_benchmark_runs_every_method_and_writes_every_file(bench, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(bench['plugin_dir'])
     methods = [{'name': 'R2RNet c8', 'network': {'type': 'R2RNet', 'channel': 8}, 'weights': bench['weights']},
@@ -87,27 +92,36 @@ def test_benchmark_runs_every_method_and_writes_every_file(bench, tmp_path, monk
 
     result = read_json(out)
     assert [m['name'] for m in result['methods']] == ['R2RNet c8', 'Gamma', 'Plugin arch']
-    assert result['images'] == ['0', '1'] and result['precision'] == 'fp32' and result['device'].startswith('cpu')
+    dataset = result['datasets'][0]
+    assert dataset['images'] == ['0', '1'] and dataset['paired'] and dataset['name'] == 'tiny_lol'
+    assert result['precision'] == 'fp32' and result['device'].startswith('cpu') and result['seed'] == 0
+    rows = quality_rows(result)
     for method in result['methods']:
         assert method['status'] == 'ok' and method['error'] is None
-        quality = method['quality']
+        row = rows[method['name']]
+        assert row['status'] == 'ok'
         for name in ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'psnr_gtmean', 'ssim_gtmean', 'psnr_y_gtmean',
-                     'ssim_y_gtmean'):
-            assert math.isfinite(quality[name]), (method['name'], name)
-        assert quality['niqe'] is not None or any('NIQE' in note for note in method['notes'])
+                     'ssim_y_gtmean', 'loe'):
+            assert math.isfinite(row['quality'][name]), (method['name'], name)
+        assert row['quality']['niqe'] is not None or any('NIQE' in note for note in row['notes'])
         for name in ('macs', 'latency_ms', 'peak_memory_mb'):
             assert math.isfinite(method[name]) and method[name] >= 0, (method['name'], name)
-        assert len(method['per_image']) == 2
+        assert len(row['per_image']) == 2
     r2r, gamma, plugin = result['methods']
     assert r2r['params'] == sum(p.numel() for p in bench['r2rnet'].parameters()) and r2r['macs'] > 0
     assert gamma['params'] == 0 and plugin['params'] == 1
-    assert gamma['quality']['niqe'] is not None  # 96x192 images: two NIQE blocks
+    assert rows['Gamma']['quality']['niqe'] is not None  # 96x192 images: two NIQE blocks
+    assert rows['Gamma']['quality']['loe'] < 10  # an increasing tone curve keeps the lightness order (but rounding)
     assert not r2r['notes'] or 'random' not in ' '.join(r2r['notes'])
+    assert sorted(entry['method'] for entry in result['summary']) == ['Gamma', 'Plugin arch', 'R2RNet c8']
+    assert all(len(entry['ranks']) == 4 for entry in result['summary'])  # tiny_lol/psnr, ssim, niqe, loe
 
     with open(os.path.join(out, 'results.csv')) as f:
         rows = list(csv.DictReader(f))
     assert [r['method'] for r in rows] == ['R2RNet c8', 'Gamma', 'Plugin arch']
-    assert float(rows[1]['psnr']) == pytest.approx(gamma['quality']['psnr'])
+    assert float(rows[1]['psnr']) == pytest.approx(quality_rows(result)['Gamma']['quality']['psnr'])
+    assert rows[1]['dataset'] == 'tiny_lol'
+
     table = open(os.path.join(out, 'results.md')).read()
     assert all(f'| {name} |' in table for name in ('R2RNet c8', 'Gamma', 'Plugin arch'))
     sheet = cv2.imread(os.path.join(out, 'crops.png'))
@@ -139,23 +153,33 @@ def test_wrong_weights_are_reported_in_their_row_and_the_others_run(bench, tmp_p
                {'name': 'ema', 'network': r2rnet_c8, 'weights': str(tmp_path / 'ema.pth'), 'param_key': 'params_ema'},
                {'name': 'missing file', 'network': {'type': 'R2RPluginZeroDCE'}, 'weights': str(tmp_path / 'none.pth')},
                {'name': 'partial', 'network': {'type': 'R2RPluginZeroDCE', 'channel': 8},
-                'weights': str(tmp_path / 'partial.pth'), 'strict': False}]
+                'weights': str(tmp_path / 'partial.pth'), 'strict': False},
+               {'name': 'width from file', 'network': {'type': 'R2RNet'}, 'weights': bench['weights']},
+               {'name': 'two missing', 'network': {'type': 'R2RNet'},
+                'weights': {'decom': str(tmp_path / 'Decom.tar'), 'denoise': bench['weights'],
+                            'relight': str(tmp_path / 'Relight.tar')}}]
     out = str(tmp_path / 'out')
     code = main(['-opt', write_benchmark(tmp_path, bench['data'], methods, max_images=1, metrics={'niqe': False}),
                  '--out', out, '--no-progress'])
     assert code == 1
-    rows = {m['name']: m for m in read_json(out)['methods']}
+    result = read_json(out)
+    rows, methods = quality_rows(result), {m['name']: m for m in result['methods']}
     wrong = rows['wrong width']
     assert wrong['status'] == 'error' and wrong['quality']['psnr'] is None
-    assert 'do not fit R2RNet' in wrong['error'] and 'wrong shape' in wrong['error']
+    assert 'channel: 8 but the weights' in wrong['error'] and 'of width 4' in wrong['error']
+    assert 'decom.in_conv.weight is [4, ' in wrong['error']
     assert 'does not look like a published R2RNet' in rows['not official']['error']
     assert 'not found' in rows['missing file']['error']
-    assert 'left out: missing: e_conv7.bias, e_conv7.weight' in rows['partial']['notes'][0]
-    for name in ('Gamma', 'official', 'ema', 'partial'):
+    missing = rows['two missing']['error']
+    assert str(tmp_path / 'Decom.tar') in missing and str(tmp_path / 'Relight.tar') in missing
+    assert 'left out: missing: e_conv7.bias, e_conv7.weight' in methods['partial']['notes'][0]
+    assert methods['width from file']['params'] == methods['official']['params']  # channel 8, from the file
+    assert rows['width from file']['quality'] == rows['official']['quality']
+    for name in ('Gamma', 'official', 'ema', 'partial', 'width from file'):
         assert rows[name]['status'] == 'ok' and math.isfinite(rows[name]['quality']['psnr'])
     assert rows['official']['quality'] == rows['ema']['quality']  # the same weights, both ways
     table = open(os.path.join(out, 'results.md')).read()
-    assert '| wrong width | R2RNet |' in table and 'error: weights' in table
+    assert '| wrong width | R2RNet |' in table and '| error: network: channel: 8 but the weights' in table
     assert all(os.path.isfile(os.path.join(out, name)) for name in OUTPUT_FILES)
 
 

@@ -88,17 +88,17 @@ def test_ctrl_c_keeps_finished_rows_and_leaves_no_partial_file(tmp_path, data, m
     victim = tmp_path / 'victim'
     victim.write_text('keep me')
     os.symlink(victim, out / 'results.json')  # planted: replaced, never written through
-    run_image = runner_module.BenchmarkRunner._run_image
+    run_dataset = runner_module.BenchmarkRunner._run_dataset
 
-    def interrupted_in_second(self, net, index, key, row, crops, sheet):
-        if row.name == 'second':
+    def interrupted_in_second(self, net, images, sheet, name, bar):
+        if name == 'second':
             raise KeyboardInterrupt
-        return run_image(self, net, index, key, row, crops, sheet)
-    monkeypatch.setattr(runner_module.BenchmarkRunner, '_run_image', interrupted_in_second)
+        return run_dataset(self, net, images, sheet, name, bar)
+    monkeypatch.setattr(runner_module.BenchmarkRunner, '_run_dataset', interrupted_in_second)
     assert main(['-opt', bench_file(str(tmp_path), data), '--out', str(out), '--no-progress']) == 130
     err = capsys.readouterr().err.strip()
     assert err.startswith('Interrupted') and str(out / 'results.csv') in err and '\n' not in err
-    assert sorted(os.listdir(out)) == ['results.csv', 'results.json', 'results.md']
+    assert sorted(os.listdir(out)) == ['results.csv', 'results.json', 'results.md', 'summary.csv']
     assert csv_methods(out) == ['first']
     assert '| first |' in (out / 'results.md').read_text()
     assert victim.read_text() == 'keep me' and not (out / 'results.json').is_symlink()

@@ -1,23 +1,27 @@
 """The benchmark's YAML options, read and checked before anything runs.
 
-Schema (every key but ``dataset`` and ``methods`` is optional)::
+Schema (every key but ``dataset`` (or ``datasets``) and ``methods`` is optional)::
 
     name: lol_demo                 # results go to results/benchmark/<name> (default: file stem);
                                    # a plain folder name: no /, \\, '..', control characters
-    plugins: [my_package.archs]    # modules to import first: they register more archs
-    dataset:                       # LLIEPairedDataset options (phase is forced to 'test')
+    plugins: [my_package.archs, path/to/my_archs.py]  # modules (names or files) to import first
+    dataset:                       # dataset options (phase is forced to 'test')
       name: LOL_eval15
-      type: LLIEPairedDataset      # default; any registered paired dataset giving lq/gt
+      type: LLIEPairedDataset      # default; any registered dataset giving lq (and gt)
       layout: lol
       dataroot: datasets/LOL/eval15
       io_backend: {type: disk}
-    max_images: ~                  # only the first N pairs
+    # or several: datasets: [{name: LOL, ...}, {name: DICM, dataroot_lq: datasets/DICM}]
+    # A dataset with dataroot_lq only (no dataroot_gt, dataroot or layout) is a folder of
+    # low-light photos without ground truth: type SingleImageDataset, no-reference measures.
+    max_images: ~                  # only the first N images of each dataset
+    seed: 0                        # seeds random initialisation (methods without weights)
     device: auto                   # cpu | cuda | auto
     precision: fp32                # fp32 | bf16 | fp16 (network and input cast to it)
     cost_size: [256, 256]          # H, W of the random input for MACs, latency and memory
     warmup: 3                      # untimed runs before the timed ones
     repeats: 10                    # timed runs; the latency is their median
-    metrics: {crop_border: 0, niqe: true}
+    metrics: {crop_border: 0, niqe: true, loe: true, loe_side: 50}
     sheet: {images: 2, crop: 128}  # images in the crop sheet and the crop side in pixels
     methods:
       - name: R2RNet (official)    # default: the network type
@@ -27,6 +31,10 @@ Schema (every key but ``dataset`` and ``methods`` is optional)::
         # R2RNet the three official checkpoints as a list or {decom:, denoise:, relight:}
         param_key: ~               # params (default) or params_ema, for BasicSR files
         strict: true               # false: load the tensors that fit, note the others
+        pad_to: ~                  # N: pad inputs to a multiple of N, crop the output back
+        pad_mode: replicate        # replicate | reflect
+
+The network width (``channel``) is read from the weights file when not given.
 """
 import os
 from dataclasses import dataclass, field
@@ -35,10 +43,12 @@ import yaml
 
 DEVICES = ('cpu', 'cuda', 'auto')
 PRECISIONS = ('fp32', 'bf16', 'fp16')
-TOP_KEYS = ('name', 'plugins', 'dataset', 'max_images', 'device', 'precision', 'cost_size', 'warmup',
-            'repeats', 'metrics', 'sheet', 'methods')
-METHOD_KEYS = ('name', 'network', 'weights', 'param_key', 'strict')
-METRIC_KEYS = ('crop_border', 'niqe')
+TOP_KEYS = ('name', 'plugins', 'dataset', 'datasets', 'max_images', 'seed', 'device', 'precision', 'cost_size',
+            'warmup', 'repeats', 'metrics', 'sheet', 'methods')
+METHOD_KEYS = ('name', 'network', 'weights', 'param_key', 'strict', 'pad_to', 'pad_mode')
+METRIC_KEYS = ('crop_border', 'niqe', 'loe', 'loe_side')
+PAD_MODES = ('replicate', 'reflect')
+PAIRED_SOURCE_KEYS = ('dataroot_gt', 'dataroot', 'layout')  # any of them: a paired dataset
 SHEET_KEYS = ('images', 'crop')
 OFFICIAL_STAGES = ('decom', 'denoise', 'relight')
 
@@ -55,6 +65,8 @@ class MethodSpec:
     weights: object = None  # None, a path, or the three official R2RNet checkpoints (dict)
     param_key: str = None
     strict: bool = True
+    pad_to: int = None
+    pad_mode: str = 'replicate'
 
     @property
     def arch(self):
@@ -67,15 +79,22 @@ class MethodSpec:
             return 'official: ' + ', '.join(f'{k}={v}' for k, v in self.weights.items())
         return str(self.weights)
 
+    def weight_files(self):
+        """Every file named by ``weights``."""
+        if self.weights is None:
+            return []
+        return list(self.weights.values()) if isinstance(self.weights, dict) else [self.weights]
+
 
 @dataclass
 class BenchmarkConfig:
     """The checked options; see the module doc for their meaning."""
     name: str
-    dataset: dict
+    datasets: list  # dataset option dicts, each with a unique 'name'
     methods: list
     plugins: list = field(default_factory=list)
     max_images: int = None
+    seed: int = 0
     device: str = 'auto'
     precision: str = 'fp32'
     cost_size: tuple = (256, 256)
@@ -83,6 +102,8 @@ class BenchmarkConfig:
     repeats: int = 10
     crop_border: int = 0
     niqe: bool = True
+    loe: bool = True
+    loe_side: int = 50
     sheet_images: int = 2
     sheet_crop: int = 128
 
@@ -124,7 +145,9 @@ def _choice(where, value, choices):
 def parse_config(opt, default_name='benchmark'):
     """Check a benchmark option dict and return a :class:`BenchmarkConfig`."""
     _check_keys('the option file', opt, TOP_KEYS)
-    for key in ('dataset', 'methods'):
+    if ('dataset' in opt) == ('datasets' in opt):
+        raise BenchmarkConfigError("give either option 'dataset' (one mapping) or 'datasets' (a list of them)")
+    for key in ('dataset' if 'dataset' in opt else 'datasets', 'methods'):
         if not opt.get(key):
             raise BenchmarkConfigError(f"option '{key}' is required")
     metrics, sheet = opt.get('metrics') or {}, opt.get('sheet') or {}
@@ -135,13 +158,14 @@ def parse_config(opt, default_name='benchmark'):
         raise BenchmarkConfigError(f"option 'cost_size' must be [H, W], got {cost_size!r}")
     plugins = opt.get('plugins') or []
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
-        raise BenchmarkConfigError(f"option 'plugins' must be a list of module names, got {plugins!r}")
+        raise BenchmarkConfigError(f"option 'plugins' must be a list of module names or .py files, got {plugins!r}")
     return BenchmarkConfig(
         name=folder_name(str(opt.get('name') or default_name)),
-        dataset=_dataset_options(opt['dataset']),
+        datasets=_datasets(opt),
         methods=_methods(opt['methods']),
         plugins=plugins,
         max_images=_int_option("option 'max_images'", opt.get('max_images'), 1, allow_none=True),
+        seed=_int_option("option 'seed'", opt.get('seed', 0), 0),
         device=_choice("option 'device'", opt.get('device', 'auto'), DEVICES),
         precision=_choice("option 'precision'", opt.get('precision', 'fp32'), PRECISIONS),
         cost_size=tuple(_int_option("option 'cost_size'", s, 8) for s in cost_size),
@@ -149,6 +173,8 @@ def parse_config(opt, default_name='benchmark'):
         repeats=_int_option("option 'repeats'", opt.get('repeats', 10), 1),
         crop_border=_int_option("option 'metrics: crop_border'", metrics.get('crop_border', 0), 0),
         niqe=bool(metrics.get('niqe', True)),
+        loe=bool(metrics.get('loe', True)),
+        loe_side=_int_option("option 'metrics: loe_side'", metrics.get('loe_side', 50), 2),
         sheet_images=_int_option("option 'sheet: images'", sheet.get('images', 2), 0),
         sheet_crop=_int_option("option 'sheet: crop'", sheet.get('crop', 128), 8),
     )
@@ -172,12 +198,36 @@ def folder_name(name):
     return name
 
 
-def _dataset_options(dataset):
+def _datasets(opt):
+    """The dataset option dicts of ``dataset:`` or ``datasets:``, each named, names unique."""
+    if 'dataset' in opt:
+        return [_dataset_options("option 'dataset'", opt['dataset'], 'benchmark')]
+    datasets = opt['datasets']
+    if not isinstance(datasets, list):
+        raise BenchmarkConfigError(f"option 'datasets' must be a list of dataset mappings, got {datasets!r}")
+    checked = [_dataset_options(f'datasets[{i}]', d, f'dataset{i + 1}') for i, d in enumerate(datasets)]
+    names = [d['name'] for d in checked]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BenchmarkConfigError(f"option 'datasets': the name(s) {', '.join(map(repr, twice))} are used twice; "
+                                   'give each dataset its own name')
+    return checked
+
+
+def is_no_reference(dataset):
+    """True for a folder of low-light images without ground truth: ``dataroot_lq`` only."""
+    return 'dataroot_lq' in dataset and not any(key in dataset for key in PAIRED_SOURCE_KEYS)
+
+
+def _dataset_options(where, dataset, default_name):
     if not isinstance(dataset, dict):
-        raise BenchmarkConfigError(f"option 'dataset' must be a mapping of dataset options, got {dataset!r}")
+        raise BenchmarkConfigError(f'{where} must be a mapping of dataset options, got {dataset!r}')
     dataset = dict(dataset)
+    if is_no_reference(dataset):
+        dataset.setdefault('type', 'SingleImageDataset')
+        dataset.setdefault('io_backend', {'type': 'disk'})
     dataset.setdefault('type', 'LLIEPairedDataset')
-    dataset.setdefault('name', 'benchmark')
+    dataset['name'] = str(dataset.get('name') or default_name)
     dataset['phase'] = 'test'
     return dataset
 
@@ -196,8 +246,10 @@ def _methods(methods):
         if name in names:
             raise BenchmarkConfigError(f'{where}: the name {name!r} is used twice; give each method its own name')
         names.add(name)
+        pad_to = _int_option(f'{where}: pad_to', method.get('pad_to'), 1, allow_none=True)
+        pad_mode = _choice(f'{where}: pad_mode', method.get('pad_mode', 'replicate'), PAD_MODES)
         specs.append(MethodSpec(name, dict(network), _weights(where, method.get('weights')),
-                                method.get('param_key'), bool(method.get('strict', True))))
+                                method.get('param_key'), bool(method.get('strict', True)), pad_to, pad_mode))
     return specs
 
 

@@ -27,11 +27,30 @@ def _text(img, text, org, scale=0.45, color=BLACK, thickness=1):
     cv2.putText(img, text, org, FONT, scale, color, thickness, cv2.LINE_AA)
 
 
-def _fit_text(text, width, scale=0.45):
-    """``text`` cut (with '..') so that it fits ``width`` pixels."""
-    while text and cv2.getTextSize(text, FONT, scale, 1)[0][0] > width:
-        text = text[:-3] + '..' if len(text) > 3 else ''
-    return text
+def text_width(text, scale=0.45):
+    return cv2.getTextSize(text, FONT, scale, 1)[0][0]
+
+
+def wrap_text(text, width, scale=0.45):
+    """``text`` in lines of at most ``width`` pixels, broken at spaces (inside a word if it must); nothing cut."""
+    lines = []
+    for word in text.split(' '):
+        candidate = f'{lines[-1]} {word}' if lines else word
+        if lines and text_width(candidate, scale) <= width:
+            lines[-1] = candidate
+            continue
+        while text_width(word, scale) > width and len(word) > 1:
+            cut = max(1, max(i for i in range(1, len(word) + 1) if text_width(word[:i], scale) <= width or i == 1))
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return lines or ['']
+
+
+def figure_files(index, count):
+    """File names of the plot and the crop sheet of dataset ``index`` of ``count`` (numbered when several)."""
+    suffix = '' if count == 1 else f'_{index + 1}'
+    return f'quality_vs_latency{suffix}.png', f'crops{suffix}.png'
 
 
 def _number(value):
@@ -56,26 +75,68 @@ def _padded_range(values, log=False):
     return low - pad, high + pad
 
 
-def draw_quality_latency(points, path, title, size=(960, 600), metric='PSNR (dB)'):
-    """Scatter of ``points`` (``[(label, latency_ms, quality)]``), latency on a log axis.
+def legend_entries(points, unit):
+    """The legend text of every point ``(label, latency_ms, quality[, failed])``, numbered from 1.
 
-    Points with a non-finite or non-positive value are left out; with none left the plot says so.
+    A failed method reads ``failed``; one without a quality or a latency says which is missing.
     """
-    width, height = size
-    left, right, top, bottom = 80, 240, 64, 60
+    entries = []
+    for i, point in enumerate(points, 1):
+        label, latency, quality = point[:3]
+        failed = len(point) > 3 and point[3]
+        if failed:
+            entries.append(f'{i} {label}: failed')
+        elif not _plottable(latency, quality):
+            entries.append(f'{i} {label}: not plotted (no {"latency" if math.isfinite(quality) else "value"})')
+        else:
+            entries.append(f'{i} {label}: {quality:.3g}{unit}, {_number(latency)} ms')
+    return entries
+
+
+def _plottable(latency, quality):
+    return math.isfinite(latency) and latency > 0 and math.isfinite(quality)
+
+
+LEGEND_WIDTH, LINE = 300, 17  # legend text width, line height (pixels)
+
+
+def draw_quality_latency(points, path, title, size=(960, 600), metric='PSNR (dB)', unit=' dB'):
+    """Scatter of ``points`` (``[(label, latency_ms, quality[, failed])]``), latency on a log axis.
+
+    Every point is numbered on the plot and in the legend; failed methods and those without
+    both values are listed in the legend, not plotted. Labels are wrapped, never cut: the
+    picture grows to hold them.
+    """
+    entries = [wrap_text(text, LEGEND_WIDTH) for text in legend_entries(points, unit)]
+    left, top, bottom = 80, 64, 60
+    right = 40 + max([text_width(line, 0.45) for lines in entries for line in lines] + [160])
+    title_lines = wrap_text(title, size[0] - 20, 0.55)
+    top += 22 * (len(title_lines) - 1)
+    legend_h = sum(LINE * len(lines) + 8 for lines in entries)
+    width = max(size[0], left + 420 + right)
+    height = max(size[1], top + legend_h + bottom + 20)
     img = np.full((height, width, 3), 255, np.uint8)
-    _text(img, _fit_text(title, width - 20, 0.55), (10, 26), 0.55)
-    points = [(lbl, lat, q) for lbl, lat, q in points if math.isfinite(lat) and lat > 0 and math.isfinite(q)]
+    for i, line in enumerate(title_lines):
+        _text(img, line, (10, 26 + 22 * i), 0.55)
     x0, x1, y0, y1 = left, width - right, height - bottom, top
     cv2.rectangle(img, (x0, y1), (x1, y0), BLACK, 1)
     _text(img, 'latency (ms, log scale)', ((x0 + x1) // 2 - 80, height - 15))
     _text(img, metric, (10, top - 8))
-    if not points:
+    legend_y = top + 16
+    for i, (point, lines) in enumerate(zip(points, entries)):
+        color = GREY if (len(point) > 3 and point[3]) or not _plottable(*point[1:3]) else PALETTE[i % len(PALETTE)]
+        filled = color is not GREY
+        cv2.circle(img, (x1 + 20, legend_y - 4), 6, color, -1 if filled else 1, cv2.LINE_AA)
+        for j, line in enumerate(lines):
+            _text(img, line, (x1 + 32, legend_y + LINE * j))
+        legend_y += LINE * len(lines) + 8
+    plotted = [(i, p) for i, p in enumerate(points) if not (len(p) > 3 and p[3]) and _plottable(*p[1:3])]
+    if not plotted:
         _text(img, 'no method has both a quality and a latency', (x0 + 20, (y0 + y1) // 2))
         _save_png(path, img)
         return path
-    lx_low, lx_high = _padded_range([p[1] for p in points], log=True)
-    q_low, q_high = _padded_range([p[2] for p in points])
+    lx_low, lx_high = _padded_range([p[1] for _, p in plotted], log=True)
+    q_low, q_high = _padded_range([p[2] for _, p in plotted])
 
     def to_px(latency, quality):
         x = x0 + (math.log10(latency) - lx_low) / (lx_high - lx_low) * (x1 - x0)
@@ -91,14 +152,10 @@ def draw_quality_latency(points, path, title, size=(960, 600), metric='PSNR (dB)
         cv2.line(img, (x0, y), (x1, y), LIGHT, 1)
         _text(img, f'{value:g}', (x0 - 55, y + 4), 0.4, GREY)
     cv2.rectangle(img, (x0, y1), (x1, y0), BLACK, 1)
-    for i, (label, latency, quality) in enumerate(points):
-        color = PALETTE[i % len(PALETTE)]
+    for i, (label, latency, quality) in ((i, p[:3]) for i, p in plotted):
         center = to_px(latency, quality)
-        cv2.circle(img, center, 6, color, -1, cv2.LINE_AA)
-        legend_y = top + 20 + 22 * i
-        cv2.circle(img, (x1 + 20, legend_y - 4), 6, color, -1, cv2.LINE_AA)
-        _text(img, _fit_text(f'{label}: {quality:.2f} dB, {_number(latency)} ms', right - 40, 0.4),
-              (x1 + 32, legend_y), 0.4)
+        cv2.circle(img, center, 6, PALETTE[i % len(PALETTE)], -1, cv2.LINE_AA)
+        _text(img, str(i + 1), (center[0] + 8, center[1] - 6), 0.45, BLACK)
     _save_png(path, img)
     return path
 
@@ -114,26 +171,33 @@ def _tile(crop, side):
 
 
 def draw_crop_sheet(sheet, path, tile=160, gap=4):
-    """Rows: the sheet's images; columns: input, every method, ground truth."""
-    names = ['Low-light input'] + list(sheet.methods) + ['Ground truth']
-    label_w, header_h = 110, 28
-    rows = len(sheet.keys)
+    """Rows: the sheet's images; columns: input, every method, ground truth (where there is one).
+
+    Column and row names are wrapped, never cut; the header grows to hold them.
+    """
+    names = ['Low-light input'] + list(sheet.methods) + (['Ground truth'] if sheet.gts else [])
+    label_w = 110
+    headers = [wrap_text(name, tile) for name in names]
+    header_h = 12 + LINE * max(len(lines) for lines in headers)
+    labels = [wrap_text(str(key), label_w - 8) for key in sheet.keys]
+    row_h = [max(tile, 20 + LINE * (len(lines) + 2)) for lines in labels]
     width = label_w + len(names) * (tile + gap)
-    height = header_h + max(rows, 1) * (tile + gap)
+    height = header_h + (sum(h + gap for h in row_h) if row_h else tile + gap)
     img = np.full((height, width, 3), 255, np.uint8)
-    for c, name in enumerate(names):
-        _text(img, _fit_text(name, tile), (label_w + c * (tile + gap), header_h - 9))
-    if not rows:
+    for c, lines in enumerate(headers):
+        for j, line in enumerate(lines):
+            _text(img, line, (label_w + c * (tile + gap), 4 + LINE * (j + 1)))
+    if not sheet.keys:
         _text(img, 'no image', (10, header_h + tile // 2))
-    for r, key in enumerate(sheet.keys):
-        y = header_h + r * (tile + gap)
+    y = header_h
+    for r, lines in enumerate(labels):
         top, left, side = sheet.boxes[r]
-        _text(img, _fit_text(str(key), label_w - 8), (4, y + 18))
-        _text(img, f'{side}px at', (4, y + 40), 0.38, GREY)
-        _text(img, f'({left}, {top})', (4, y + 58), 0.38, GREY)
-        crops = [sheet.inputs[r]] + [crops[r] for crops in sheet.methods.values()] + [sheet.gts[r]]
+        for j, line in enumerate(lines + [f'{side}px at', f'({left}, {top})']):
+            _text(img, line, (4, y + 18 + LINE * j), 0.45 if j < len(lines) else 0.38, BLACK if j < len(lines) else GREY)
+        crops = [sheet.inputs[r]] + [crops[r] for crops in sheet.methods.values()] + sheet.gts[r:r + 1]
         for c, crop in enumerate(crops):
             x = label_w + c * (tile + gap)
             img[y:y + tile, x:x + tile] = _tile(crop, tile)
+        y += row_h[r] + gap
     _save_png(path, img)
     return path

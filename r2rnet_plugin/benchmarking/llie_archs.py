@@ -32,5 +32,6 @@ def arch_class(arch_type, where='network'):
         return ARCH_REGISTRY.get(arch_type)
     raise UnknownArchError(
         f'{where}: unknown network type {arch_type!r}. Registered LLIE archs: {", ".join(llie_arch_names())}. '
-        'An arch of your own: import the module that registers it with --plugin MODULE (or plugins: in '
-        f'the option file) and give its class the attribute {LLIE_ATTRIBUTE} = True.')
+        'An arch of your own: import the module (or .py file) that registers it with --plugin (or plugins: in '
+        'the option file); any registered arch can then be benchmarked. (Optional: the class attribute '
+        f'{LLIE_ATTRIBUTE} = True only adds it to this list.)')

@@ -8,6 +8,7 @@ method raises :class:`MethodLoadError`, which the runner reports in that method'
 import os
 
 from r2rnet_plugin.benchmarking.llie_archs import arch_class
+from r2rnet_plugin.benchmarking.widths import WIDTH_OPTION, channel_default, official_decom_width, width_of
 from r2rnet_plugin.convert_official import STAGES, _shorten, convert_official, load_state_dict_file
 from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
 
@@ -25,19 +26,52 @@ def build_network(spec):
     """
     cls = arch_class(spec.arch, f'method {spec.name!r}')
     options = {k: v for k, v in spec.network.items() if k != 'type'}
-    try:
-        net = cls(**options)
-    except Exception as err:
-        raise MethodLoadError(f'network options {options} do not fit {spec.arch}: {err}') from err
+    net = _construct(spec, cls, options)
     notes = []
     has_parameters = any(True for _ in net.parameters())
     if spec.weights is None:
         if has_parameters:
             notes.append('no weights given: random initialisation')
     else:
+        check_weight_files(spec)
         state = _read_weights(spec, net)
+        net = _fit_width(spec, cls, options, net, state)
         notes += load_weights(net, state, spec.strict, spec.describe_weights())
     return net.eval(), notes
+
+
+def _construct(spec, cls, options):
+    try:
+        return cls(**options)
+    except Exception as err:
+        raise MethodLoadError(f'network options {options} do not fit {spec.arch}: {err}') from err
+
+
+def check_weight_files(spec):
+    """Raise :class:`MethodLoadError` naming every weights file of ``spec`` that does not exist."""
+    missing = [path for path in spec.weight_files() if not os.path.isfile(path)]
+    if missing:
+        raise MethodLoadError(f'checkpoint(s) not found: {", ".join(missing)}')
+
+
+def _fit_width(spec, cls, options, net, state):
+    """``net``, rebuilt with the width of ``state`` when ``channel:`` was not given.
+
+    Raises:
+        MethodLoadError: an explicit ``channel:`` that differs from the weights' width.
+    """
+    default = channel_default(cls)
+    if default is None:
+        return net
+    channel = options.get(WIDTH_OPTION, default)
+    key, width = width_of(net, channel, state)
+    if width is None or width == channel:
+        return net
+    if WIDTH_OPTION in options:
+        raise MethodLoadError(f'network: channel: {channel} but the weights {spec.describe_weights()} hold a '
+                              f'network of width {width} ({key} is {list(state[key].shape)}); '
+                              f'remove channel: or set it to {width}')
+    return _construct(spec, cls, dict(options, **{WIDTH_OPTION: width}))
 
 
 def _read_weights(spec, net):
@@ -54,7 +88,8 @@ def _official_r2rnet(spec, net):
     if missing:
         raise MethodLoadError(f'the three official R2RNet checkpoints need an R2RNet-like network; '
                               f'{spec.arch} has no {", ".join(missing)}')
-    return convert_official(*(spec.weights[stage] for stage in STAGES), channel=spec.network.get('channel', 64))
+    width = official_decom_width(load_state_dict_file(spec.weights['decom']))
+    return convert_official(*(spec.weights[stage] for stage in STAGES), channel=width)
 
 
 def read_state_dict(path, param_key=None):

@@ -1,7 +1,9 @@
 """Import the modules named by ``--plugin`` and ``plugins:``: they register their own archs."""
+import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 
 
@@ -12,8 +14,10 @@ class PluginImportError(ImportError):
 def import_plugin(name):
     """Import a module by dotted name (``my_package.archs``) or by file path (``my_archs.py``).
 
-    A file is imported under its stem as module name, once: importing a module twice would
-    register its archs twice, which BasicSR's registry refuses.
+    A file is imported once, under a module name of its own made from its stem and its real
+    path (``r2rnet_plugin_file_<stem>_<hash>``), so that it clashes with no other module (a file
+    named ``basicsr.py`` or ``utils.py`` included); importing it twice would register its archs
+    twice, which BasicSR's registry refuses.
     """
     try:
         if name.endswith('.py') or os.sep in name:
@@ -25,15 +29,19 @@ def import_plugin(name):
         raise PluginImportError(f'plugin {name!r} could not be imported: {type(err).__name__}: {err}') from err
 
 
+def file_module_name(path):
+    """The module name a plugin file is imported under: unique per real path."""
+    real = os.path.realpath(path)
+    stem = re.sub(r'\W', '_', os.path.splitext(os.path.basename(real))[0])
+    return f'r2rnet_plugin_file_{stem}_{hashlib.sha1(real.encode()).hexdigest()[:10]}'
+
+
 def _import_file(path):
     if not os.path.isfile(path):
         raise PluginImportError(f'plugin file {path} does not exist')
-    module_name = os.path.splitext(os.path.basename(path))[0]
-    loaded = sys.modules.get(module_name)
-    if loaded is not None:
-        if os.path.realpath(getattr(loaded, '__file__', '') or '') == os.path.realpath(path):
-            return loaded
-        raise PluginImportError(f'plugin file {path}: a different module named {module_name!r} is already imported')
+    module_name = file_module_name(path)
+    if module_name in sys.modules:
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

@@ -4,7 +4,9 @@ Full-reference: PSNR and SSIM on RGB and on Y (BT.601, as BasicSR computes it), 
 its *GT-mean* variant, used by LLIE papers (LLFlow, Retinexformer, ...) to factor out the
 overall brightness, which a low-light enhancer cannot know: the output is scaled so that its
 mean grey level equals the ground truth's, then clipped, before the metric. No-reference:
-BasicSR's NIQE, which needs at least two 96x96 blocks (smaller images get NaN and a note).
+BasicSR's NIQE, which needs at least two 96x96 blocks (smaller images get NaN, shown as n/a,
+and a note), and LOE (:mod:`.loe`) between the low-light input and the output. Images without
+ground truth get the no-reference measures only.
 """
 import math
 import warnings
@@ -14,6 +16,7 @@ import numpy as np
 
 from basicsr.metrics import calculate_metric
 from basicsr.utils import tensor2img
+from r2rnet_plugin.benchmarking.loe import lightness_order_error
 
 # name -> (BasicSR metric, on the Y channel, GT-mean scaled)
 FULL_REFERENCE = OrderedDict([
@@ -27,7 +30,9 @@ FULL_REFERENCE = OrderedDict([
     ('ssim_y_gtmean', ('calculate_ssim', True, True)),
 ])
 NIQE_BLOCK = 96  # BasicSR's NIQE block side
-METRIC_NAMES = tuple(FULL_REFERENCE) + ('niqe',)
+NO_REFERENCE_NAMES = ('niqe', 'loe')
+METRIC_NAMES = tuple(FULL_REFERENCE) + NO_REFERENCE_NAMES
+LOWER_IS_BETTER = frozenset(NO_REFERENCE_NAMES)
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # as cv2's RGB2GRAY
 
 
@@ -52,8 +57,8 @@ def niqe_score(img, crop_border=0):
     """BasicSR's NIQE of a uint8 BGR image; returns ``(value, note)``, note None when it worked."""
     h, w = img.shape[:2]
     if niqe_block_count(h, w, crop_border) < 2:
-        return math.nan, (f'NIQE needs at least two {NIQE_BLOCK}x{NIQE_BLOCK} blocks; '
-                          f'{w}x{h} images (WxH) give NaN')
+        return math.nan, (f'NIQE n/a: it needs at least two {NIQE_BLOCK}x{NIQE_BLOCK} blocks; '
+                          f'{w}x{h} images (WxH) have fewer')
     try:
         with warnings.catch_warnings():  # flat images: NumPy warns on the way to a NaN or an error
             warnings.simplefilter('ignore', RuntimeWarning)
@@ -63,30 +68,44 @@ def niqe_score(img, crop_border=0):
     return value, None if math.isfinite(value) else 'NIQE gave a non-finite value'
 
 
-def image_quality(output, gt, crop_border=0, niqe=True):
-    """Every metric of :data:`METRIC_NAMES` for one image.
+def metric_names(paired):
+    """The measures of a dataset with (``paired``) or without ground truth."""
+    return METRIC_NAMES if paired else NO_REFERENCE_NAMES
+
+
+def image_quality(output, gt=None, crop_border=0, niqe=True, low=None, loe_side=None):
+    """Every measure of :func:`metric_names` for one image.
 
     Args:
         output (Tensor): ``[3, H, W]`` float RGB in [0, 1], the enhanced image.
-        gt (Tensor): the normal-light image, same shape.
-        crop_border (int): pixels left out at each border.
+        gt (Tensor, optional): the normal-light image, same shape; None: no-reference measures only.
+        crop_border (int): pixels left out at each border (PSNR, SSIM, NIQE).
         niqe (bool): compute NIQE (else NaN).
+        low (Tensor, optional): the low-light input, for LOE.
+        loe_side (int, optional): LOE's downsampled side (see :mod:`.loe`); None: no LOE.
 
     Returns:
-        tuple: ``(values, notes)``: ``{metric: float}`` and a list of remarks (NaN reasons).
+        tuple: ``(values, notes)``: ``{measure: float}`` and a list of remarks (NaN reasons).
     """
-    output, gt = output.float().clamp(0, 1), gt.float().clamp(0, 1)
-    images = {False: tensor2img(output), True: tensor2img(gt_mean_scaled(output, gt))}
-    gt_img = tensor2img(gt)
-    values = OrderedDict()
-    for name, (metric, y_channel, gt_mean) in FULL_REFERENCE.items():
-        metric_opt = {'type': metric, 'crop_border': crop_border, 'test_y_channel': y_channel}
-        values[name] = float(calculate_metric({'img': images[gt_mean], 'img2': gt_img}, metric_opt))
-    notes = []
+    output = output.float().clamp(0, 1)
+    out_img = tensor2img(output)
+    values, notes = OrderedDict(), []
+    if gt is not None:
+        gt = gt.float().clamp(0, 1)
+        images = {False: out_img, True: tensor2img(gt_mean_scaled(output, gt))}
+        gt_img = tensor2img(gt)
+        for name, (metric, y_channel, gt_mean) in FULL_REFERENCE.items():
+            metric_opt = {'type': metric, 'crop_border': crop_border, 'test_y_channel': y_channel}
+            values[name] = float(calculate_metric({'img': images[gt_mean], 'img2': gt_img}, metric_opt))
     if niqe:
-        values['niqe'], note = niqe_score(images[False], crop_border)
+        values['niqe'], note = niqe_score(out_img, crop_border)
         notes += [note] if note else []
     else:
         values['niqe'] = math.nan
         notes.append('NIQE turned off (metrics: niqe: false)')
+    values['loe'] = math.nan
+    if low is None or loe_side is None:
+        notes.append('LOE turned off (metrics: loe: false)')
+    else:
+        values['loe'] = lightness_order_error(tensor2img(low.float().clamp(0, 1)), out_img, loe_side)
     return values, notes
