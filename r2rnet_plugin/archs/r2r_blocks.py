@@ -178,16 +178,20 @@ class ComplexResidualBlock(nn.Module):
         return x + F.relu(self.complex_conv2(out))
 
 
-FFT_DIMS = {'chw': (1, 2, 3), 'hw': (2, 3)}
+FFT_DIMS = {'chw': (1, 2, 3), 'hw': (2, 3), 'batch': (0, 1, 2, 3)}
 
 
 class SpectralTransform:
-    """Real FFT per image to split-complex form and back.
+    """Real FFT to split-complex form and back.
 
     Args:
         mode (str): ``'chw'`` transforms each image over (C, H, W), which is what the reference
             computes for a batch of one and what its weights were trained with; ``'hw'``
             transforms each channel over (H, W). Either way images of a batch never mix.
+            ``'batch'`` transforms the whole batch over (N, C, H, W), as the published code's
+            ``rfftn``/``irfftn`` without ``dim`` do: the images of a batch mix (an image's output
+            depends on the others), so it is for reproducing published training step for step;
+            at batch 1 it equals ``'chw'``.
     """
 
     def __init__(self, mode='chw'):
@@ -208,8 +212,8 @@ class SpectralTransform:
         half = y.shape[1] // 2
         work = y.to(self._fft_dtype(y.dtype))
         spectrum = torch.complex(work[:, :half], work[:, half:])
-        shape = (half, *size) if len(self.dims) == 3 else tuple(size)
-        return torch.fft.irfftn(spectrum, s=shape, dim=self.dims).to(y.dtype)
+        full = (y.shape[0], half, *size)
+        return torch.fft.irfftn(spectrum, s=[full[d] for d in self.dims], dim=self.dims).to(y.dtype)
 
 
 class SpectralFeatureBlock(nn.Module):
