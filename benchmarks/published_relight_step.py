@@ -55,10 +55,9 @@ def cuda_calls_as_noops():
 
 
 @contextlib.contextmanager
-def published_relight_step(code_dir, low, high, device='cpu'):
-    """Yields a callable doing one published Relight step on the NumPy batches ``low``, ``high``
-    (``[B, 3, H, W]`` float32 in [0, 1]) on ``device`` ('cpu' or 'cuda'), inside a scratch
-    working directory."""
+def published_model_module(code_dir, device='cpu'):
+    """Yields the checkout's ``model.py`` imported as a module, inside a scratch working directory
+    (where it writes its tensorboard folder); on the CPU its ``.cuda()`` calls are no-ops."""
     code_dir = os.path.abspath(code_dir)
     previous_dir = os.getcwd()
     on_cpu = cuda_calls_as_noops() if device == 'cpu' else contextlib.nullcontext()
@@ -69,22 +68,31 @@ def published_relight_step(code_dir, low, high, device='cpu'):
             spec = importlib.util.spec_from_file_location('r2rnet_published_model', os.path.join(code_dir, 'model.py'))
             published = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(published)
-            os.makedirs('model')
-            torch.save(published.Vgg16().state_dict(), os.path.join('model', 'vgg16.weight'))
-            net = published.R2RNet()
-            optimizer = torch.optim.Adam(net.RelightNet.parameters(), lr=1e-4, betas=(0.9, 0.999),
-                                         weight_decay=1e-4)
-
-            def step():
-                net.forward(low, high)
-                optimizer.zero_grad()
-                net.loss_Relight.backward()
-                optimizer.step()
-
-            yield step
+            yield published
             writer = getattr(published, 'writer', None)  # the tensorboard writer it opens at import
             if hasattr(writer, 'close'):
                 writer.close()
         finally:
             sys.path.remove(code_dir)
             os.chdir(previous_dir)
+
+
+@contextlib.contextmanager
+def published_relight_step(code_dir, low, high, device='cpu'):
+    """Yields a callable doing one published Relight step on the NumPy batches ``low``, ``high``
+    (``[B, 3, H, W]`` float32 in [0, 1]) on ``device`` ('cpu' or 'cuda'), inside a scratch
+    working directory."""
+    with published_model_module(code_dir, device) as published:
+        os.makedirs('model')
+        torch.save(published.Vgg16().state_dict(), os.path.join('model', 'vgg16.weight'))
+        net = published.R2RNet()
+        optimizer = torch.optim.Adam(net.RelightNet.parameters(), lr=1e-4, betas=(0.9, 0.999),
+                                     weight_decay=1e-4)
+
+        def step():
+            net.forward(low, high)
+            optimizer.zero_grad()
+            net.loss_Relight.backward()
+            optimizer.step()
+
+        yield step

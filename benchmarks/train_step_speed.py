@@ -10,7 +10,9 @@ For every stage (decom, denoise, relight, joint) an ``R2RNetModel`` is built fro
 option files and ``optimize_parameters`` is timed on a fixed batch (after a warm-up; median of
 repeats), in float32 and with ``train: mixed_precision: bf16`` where the device has native
 bfloat16 arithmetic, as the option files' ``mixed_precision: auto`` then trains
-(``--precisions`` chooses). Each stage and precision is timed in a fresh process, as each stage
+(``--precisions`` chooses), with PyTorch's convolutions as the option files train, or with
+``--fast-cpu-conv`` the opt-in fast CPU training convolutions (``train: fast_cpu_conv: true``);
+the output says which. Each stage and precision is timed in a fresh process, as each stage
 trains in its own ``basicsr.train``.
 
 Beside it, in the same run, a *reference-style* Relight step does what the published train.py
@@ -60,6 +62,9 @@ def parse_args(argv=None):
                         help='stages to time (default: all); relight adds the reference-style step')
     parser.add_argument('--precisions', nargs='+', choices=PRECISIONS,
                         help='train: mixed_precision values to time (default: fp32, and bf16 where native)')
+    parser.add_argument('--fast-cpu-conv', action='store_true',
+                        help="time our stages with train: fast_cpu_conv: true (the opt-in NNPACK training "
+                             "convolutions; default: off, PyTorch's convolutions, as the option files train)")
     parser.add_argument('--published-code', metavar='DIR',
                         help="a checkout of the published R2RNet code: time its own Relight step too")
     args = parser.parse_args(argv)
@@ -87,6 +92,7 @@ def stage_options(stage, precision, vgg_path, args, workdir):
         opt = yaml.safe_load(f)
     opt['train']['stage'] = stage
     opt['train']['mixed_precision'] = precision
+    opt['train']['fast_cpu_conv'] = args.fast_cpu_conv
     opt['network_g']['channel'] = args.channel
     opt['num_gpu'] = 1 if args.device == 'cuda' else 0
     opt.update(dist=False, rank=0, world_size=1, is_train=True, auto_resume=False)
@@ -178,6 +184,9 @@ def main(argv=None):
     torch.manual_seed(0)
     print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, '
           f'batch {args.batch}, crops {args.size}x{args.size}, width {args.channel}')
+    print('our stages train with ' + ("the fast CPU training convolutions (train: fast_cpu_conv: true)"
+                                      if args.fast_cpu_conv else
+                                      "PyTorch's convolutions (train: fast_cpu_conv: false, the default)"))
     with tempfile.TemporaryDirectory() as workdir:
         vgg_path = os.path.join(workdir, 'vgg16.weight')
         torch.save({k: v for k, v in build_vgg16_features().state_dict().items()}, vgg_path)

@@ -100,6 +100,24 @@ def test_training_path_only_where_it_applies(winograd_always):
         fast_conv.set_fast_cpu_convs(previous)
 
 
+def test_training_convolutions_are_opt_in(winograd_always, monkeypatch):
+    from r2rnet_plugin.archs import r2r_blocks
+    calls = []
+    monkeypatch.setattr(r2r_blocks, 'conv3x3_train', lambda *args: calls.append(args) or reference(*args[:3], 1, args[3]))
+    block = r2r_blocks.ComplexResidualBlock(3)
+    x = torch.randn(1, 6, 16, 16, requires_grad=True)
+    block(x).sum().backward()
+    assert calls == []  # PyTorch's convolutions by default
+    assert r2r_blocks.use_fast_cpu_training(block) == 3
+    block(x).sum().backward()
+    assert len(calls) == 3
+    r2r_blocks.use_fast_cpu_training(block, False)
+    conv = r2r_blocks.conv3x3(6, 4)
+    r2r_blocks.use_fast_cpu_training(conv)
+    conv(x).sum().backward()
+    assert len(calls) == 4
+
+
 def test_training_path_only_for_wide_convolutions_on_large_maps():
     weight = torch.randn(128, 128, 3, 3, requires_grad=True)
     assert winograd_training.fast_cpu_training(torch.randn(1, 128, 96, 96), weight, 1, 'zeros')

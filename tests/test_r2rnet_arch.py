@@ -79,6 +79,30 @@ def test_fft_modes_share_weights_but_differ():
     assert not torch.allclose(chw(x), hw(x))
 
 
+def test_batch_fft_mode_is_the_transform_over_every_dim():
+    from r2rnet_plugin.archs.r2r_blocks import SpectralTransform
+    x = torch.randn(3, 4, 8, 12, dtype=torch.float64)
+    spectral = SpectralTransform('batch')
+    split = spectral.forward(x)
+    spectrum = torch.fft.rfftn(x)  # no dim: over N, C, H, W, as the published code calls it
+    assert torch.equal(split, torch.cat((spectrum.real, spectrum.imag), dim=1))
+    y = torch.randn_like(split)
+    published = torch.fft.irfftn(torch.complex(y[:, :4], y[:, 4:]))
+    assert torch.allclose(spectral.inverse(y, (8, 12)), published, atol=1e-12)
+
+
+@torch.no_grad()
+def test_batch_fft_mode_mixes_images_but_equals_chw_for_one():
+    chw = small_model(fft_mode='chw')
+    whole = small_model(fft_mode='batch')
+    whole.load_state_dict(chw.state_dict())
+    x = torch.rand(2, 3, 64, 64)  # large enough for the fast inference convolutions
+    alone = chw.components(x[:1]).I_delta
+    assert torch.allclose(whole.components(x[:1]).I_delta, alone, atol=1e-6)
+    # In a batch of two the FFT branch sees both images (3e-4 here, far above rounding).
+    assert (whole.components(x).I_delta[:1] - alone).abs().max() > 1e-5
+
+
 def test_unknown_fft_mode():
     with pytest.raises(ValueError, match='fft_mode'):
         R2RNet(channel=8, fft_mode='cw')

@@ -61,6 +61,7 @@ def run_benchmark(*extra, env=None, cwd=None):
 def test_train_step_benchmark_times_each_precision_and_the_reference_style_step():
     out = run_benchmark('--precisions', 'fp32', 'bf16')
     assert re.search(r'^relight +\d+\.\d{3} +\d+\.\d{3}$', out, re.M), out
+    assert "our stages train with PyTorch's convolutions (train: fast_cpu_conv: false, the default)" in out
     assert re.search(r'reference-style relight step \(float32\): \d+\.\d{3} s/iter', out), out
     assert re.search(r"^the option files' train: mixed_precision: auto trains in (fp32|bf16) here$", out, re.M), out
     for precision in ('fp32', 'bf16'):

@@ -27,12 +27,17 @@ def autocast_dtype(x):
 
 
 class Conv3x3(nn.Conv2d):
-    """``nn.Conv2d`` (same parameters) for size-keeping 3x3 convolutions; Winograd on the CPU."""
+    """``nn.Conv2d`` (same parameters) for size-keeping 3x3 convolutions; Winograd on the CPU.
+
+    In training, the fast CPU convolutions run only where opted in (:func:`use_fast_cpu_training`).
+    """
+
+    fast_training = False
 
     def _conv_forward(self, input, weight, bias):  # noqa: A002  (nn.Conv2d's signature)
         if fast_cpu_inference(input, weight):
             return conv3x3_same(input, weight, bias, self.padding[0], self.dilation[0], self.padding_mode)
-        if fast_cpu_training(input, weight, self.dilation[0], self.padding_mode):
+        if self.fast_training and fast_cpu_training(input, weight, self.dilation[0], self.padding_mode):
             return conv3x3_train(input, weight, bias, self.padding_mode)
         dtype = autocast_dtype(input)
         if dtype is not None and self.padding_mode != 'zeros' and input.dtype in (torch.float32, dtype):
@@ -128,6 +133,7 @@ class ComplexConv2d(nn.Module):
         self.conv_r = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
         self.conv_i = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
         self.padding = padding
+        self.fast_training = False  # see use_fast_cpu_training
         self._fused_cache = None  # (parameter versions, fused weight, fused bias), inference only
 
     def _fuse(self, dtype):
@@ -158,9 +164,28 @@ class ComplexConv2d(nn.Module):
                 return conv3x3_same(x, weight, bias, self.padding)
             if weight.shape[-2:] == (1, 1) and self.padding == 0:
                 return fast_conv1x1(x, weight, bias)
-        elif weight.shape[-2:] == (3, 3) and self.padding == 1 and fast_cpu_training(x, weight, 1, 'zeros'):
+        elif (self.fast_training and weight.shape[-2:] == (3, 3) and self.padding == 1
+              and fast_cpu_training(x, weight, 1, 'zeros')):
             return conv3x3_train(x, weight, bias, 'zeros')
         return F.conv2d(x, weight, bias, padding=self.padding)
+
+
+def use_fast_cpu_training(module, enabled=True):
+    """Opt the 3x3 convolutions of ``module`` in (or out) of the fast CPU training convolutions.
+
+    Off by default: training then uses PyTorch's convolutions, as the published code does. On,
+    wide float32 3x3 convolutions on large maps train by NNPACK
+    (:mod:`r2rnet_plugin.archs.winograd_training`): faster, but their gradients differ from
+    PyTorch's by more than rounding (measured in ``benchmarks/training_conv_error.py``, see
+    docs/training.md). ``R2RNET_FAST_CPU_CONV=0`` in the environment keeps them off regardless.
+
+    Returns:
+        int: how many convolutions were set.
+    """
+    convs = [m for m in module.modules() if isinstance(m, (Conv3x3, ComplexConv2d))]
+    for conv in convs:
+        conv.fast_training = bool(enabled)
+    return len(convs)
 
 
 class ComplexResidualBlock(nn.Module):
@@ -178,16 +203,20 @@ class ComplexResidualBlock(nn.Module):
         return x + F.relu(self.complex_conv2(out))
 
 
-FFT_DIMS = {'chw': (1, 2, 3), 'hw': (2, 3)}
+FFT_DIMS = {'chw': (1, 2, 3), 'hw': (2, 3), 'batch': (0, 1, 2, 3)}
 
 
 class SpectralTransform:
-    """Real FFT per image to split-complex form and back.
+    """Real FFT to split-complex form and back.
 
     Args:
         mode (str): ``'chw'`` transforms each image over (C, H, W), which is what the reference
             computes for a batch of one and what its weights were trained with; ``'hw'``
             transforms each channel over (H, W). Either way images of a batch never mix.
+            ``'batch'`` transforms the whole batch over (N, C, H, W), as the published code's
+            ``rfftn``/``irfftn`` without ``dim`` do: the images of a batch mix (an image's output
+            depends on the others), so it is for reproducing published training step for step;
+            at batch 1 it equals ``'chw'``.
     """
 
     def __init__(self, mode='chw'):
@@ -208,8 +237,8 @@ class SpectralTransform:
         half = y.shape[1] // 2
         work = y.to(self._fft_dtype(y.dtype))
         spectrum = torch.complex(work[:, :half], work[:, half:])
-        shape = (half, *size) if len(self.dims) == 3 else tuple(size)
-        return torch.fft.irfftn(spectrum, s=shape, dim=self.dims).to(y.dtype)
+        full = (y.shape[0], half, *size)
+        return torch.fft.irfftn(spectrum, s=[full[d] for d in self.dims], dim=self.dims).to(y.dtype)
 
 
 class SpectralFeatureBlock(nn.Module):

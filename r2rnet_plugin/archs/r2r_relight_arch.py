@@ -83,7 +83,9 @@ class R2RRelightNet(nn.Module):
     Args:
         channel (int): feature width (64 in the published model).
         fft_mode (str): ``'chw'`` (default; per image over (C, H, W), as the published weights
-            expect) or ``'hw'`` (per channel over (H, W)).
+            expect), ``'hw'`` (per channel over (H, W)) or ``'batch'`` (over the whole batch,
+            (N, C, H, W), as the published code transforms: images of a batch mix; for
+            reproducing published training, see docs/training.md).
     """
 
     def __init__(self, channel=64, fft_mode='chw'):

@@ -64,11 +64,13 @@ class R2RNet(nn.Module):
 
     Sub-modules ``decom``, ``denoise`` and ``relight``. Any input size (the image is
     replicate-padded to a multiple of 8 once and every output cropped back), any float dtype,
-    CPU or CUDA; images of a batch are processed independently.
+    CPU or CUDA; images of a batch are processed independently (except with
+    ``fft_mode: batch``).
 
     Args:
         channel (int): feature width of all three networks (64 in the published model).
-        fft_mode (str): Relight-Net's FFT layout, ``'chw'`` (default) or ``'hw'``.
+        fft_mode (str): Relight-Net's FFT layout, ``'chw'`` (default), ``'hw'`` or ``'batch'``
+            (the published code's whole-batch transform, see :class:`R2RRelightNet`).
     """
 
     llie_arch = True  # listed by the benchmark among the low-light enhancement archs

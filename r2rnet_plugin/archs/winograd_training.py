@@ -14,7 +14,11 @@ convolution of tiles:
 - the weight gradient, by tiles in NNPACK's FFT convolution
   (:mod:`r2rnet_plugin.archs.tiled_weight_gradient`); the bias gradient, a sum.
 
-The results differ from ``F.conv2d``'s by rounding only. Used for float32 CPU tensors when a
+An opt-in speed mode (``train: fast_cpu_conv: true``, or
+:func:`r2rnet_plugin.archs.r2r_blocks.use_fast_cpu_training` on a network): the forward pass
+differs from ``F.conv2d``'s by rounding, but the gradients differ by more than oneDNN's own
+float32 rounding does (Winograd and FFT transforms; per layer and per network in
+``benchmarks/training_conv_error.py`` and docs/training.md). Used for float32 CPU tensors when a
 gradient is recorded, dilation 1, no dispatch mode or compilation active, and the fast
 convolutions enabled (``R2RNET_FAST_CPU_CONV=0`` turns them off, as for inference).
 """

@@ -5,7 +5,9 @@ from os import path as osp
 import torch
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
+from r2rnet_plugin.archs.r2r_blocks import use_fast_cpu_training
 from r2rnet_plugin.archs.r2rnet_arch import run_stages
 from r2rnet_plugin.compat import install_run_fixes
 from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
@@ -14,7 +16,7 @@ from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
 from r2rnet_plugin.models.training_guard import VAL_KEYS, NonFiniteLossGuard, check_model_options
-from r2rnet_plugin.option_checks import build_checked_loss
+from r2rnet_plugin.option_checks import build_checked_loss, check_bool
 from r2rnet_plugin.registration import register_as
 
 # Short names of the loss terms in logs and tensorboard.
@@ -38,10 +40,13 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
     run stops after ``train: max_nonfinite_steps`` (default 10) of them in a row.
     ``train: mixed_precision: bf16`` (``fp16`` on CUDA; ``auto``: bf16 where native) runs the
     sub-networks and the losses under autocast (:mod:`r2rnet_plugin.models.mixed_precision`).
+    ``train: fast_cpu_conv: true`` opts the trained sub-networks into the fast float32 CPU
+    training convolutions (faster, gradients not PyTorch's: see docs/training.md); by default
+    training uses PyTorch's convolutions, the published code's arithmetic.
     """
 
     # The option keys it reads (checked by ``check_model_options``).
-    OPTION_KEYS = {'train_keys': ('stage', *MIXED_PRECISION_KEYS), 'loss_keys': ALL_LOSSES,
+    OPTION_KEYS = {'train_keys': ('stage', 'fast_cpu_conv', *MIXED_PRECISION_KEYS), 'loss_keys': ALL_LOSSES,
                    'val_keys': VAL_KEYS + ('output',)}
 
     def __init__(self, opt):
@@ -112,9 +117,14 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
     def init_training_settings(self):
         reuse_freed_memory_on_cpu(self.device)  # training allocates the same large tensors every step
         train_opt = self.opt['train']
+        fast_conv = check_bool(train_opt.get('fast_cpu_conv', False), 'train: fast_cpu_conv')
         for name in SUB_NETWORKS:
             trained = name in self.stage.trained
             getattr(self.net_g, name).train(trained).requires_grad_(trained)
+            use_fast_cpu_training(getattr(self.net_g, name), trained and fast_conv)
+        if fast_conv:
+            get_root_logger().info('train: fast_cpu_conv: true: wide float32 CPU 3x3 convolutions train by '
+                                   "NNPACK (faster; gradients differ from PyTorch's, see docs/training.md)")
         self.losses = OrderedDict()
         for key in self.stage.losses:
             if train_opt.get(key):
