@@ -126,7 +126,7 @@ def test_bad_channel_names_the_option_and_value(arch, channel):
 
 @pytest.mark.parametrize('arch', [R2RNet, R2RRelightNet])
 def test_bad_fft_mode_names_the_option(arch):
-    with pytest.raises(OptionError, match="option 'network_g: fft_mode' must be one of chw, hw; got 'xy'"):
+    with pytest.raises(OptionError, match="option 'network_g: fft_mode' must be one of batch, chw, hw; got 'xy'"):
         arch(channel=8, fft_mode='xy')
 
 

@@ -123,8 +123,10 @@ def make_parse_options(original):
                 scope.opted_in(opt)  # a misspelt fix name is an error, also where it changes nothing
                 if scope.wants_any(opt):
                     check_run_options(opt, path, is_train=is_train)
-            except (OptionFileError, ValueError) as error:
+            except OptionFileError as error:
                 _fail(error)
+            except ValueError as error:  # an option value refused by name (the message has no file)
+                _fail(f'{error} (option file {path})')
         scope.set_current_run(opt)
         if opt is not None and scope.wants_any(opt):
             install_run_fixes()
