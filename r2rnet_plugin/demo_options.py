@@ -8,7 +8,7 @@ STAGE_LOSSES = {
     'relight': {'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
                 'frequency_opt': {'type': 'FrequencyWassersteinLoss', 'loss_weight': 0.01}},
 }
-# The baselines' losses are those of options/train_retinexnet_lol.yml and train_zerodce_lol.yml.
+# The baselines' losses are those of options/train/baselines/train_{retinexnet,zerodce}_lol.yml.
 BASELINES = {
     'retinexnet': dict(
         network={'type': 'R2RPluginRetinexNet', 'num_layers': 5}, lr=1e-3,

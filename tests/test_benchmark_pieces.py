@@ -78,7 +78,7 @@ def test_ranks_share_ties_and_skip_missing_values():
 
 
 def test_labels_are_wrapped_never_cut():
-    text = 'R2RNet (LOL-trained, options/train_r2r_relight_lol.yml, 20 epochs) with an extremely_long_word_' * 2
+    text = 'R2RNet (LOL-trained, options/train/lol/train_r2r_relight.yml, 20 epochs) with an extremely_long_word_' * 2
     lines = wrap_text(text, 150)
     assert all(text_width(line) <= 150 for line in lines) and len(lines) > 3
     assert ''.join(lines).replace(' ', '') == text.replace(' ', '')
@@ -155,7 +155,7 @@ def test_lol_demo_benchmarks_the_lol_trained_networks():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = load_config(os.path.join(repo, 'options', 'benchmark', 'lol_demo.yml'))
     trained_here = {m.name: m.weights for m in config.methods if isinstance(m.weights, str)}
-    with open(os.path.join(repo, 'options', 'train_r2r_relight_lol.yml')) as f:
+    with open(os.path.join(repo, 'options', 'train', 'lol', 'train_r2r_relight.yml')) as f:
         relight_lol = yaml.safe_load(f)['name']
     assert trained_here['R2RNet (LOL, trained here)'] == f'experiments/{relight_lol}/models/net_g_latest.pth'
     assert all('_lol/' in path and 'lsrw' not in path for path in trained_here.values())

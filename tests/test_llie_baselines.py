@@ -136,7 +136,7 @@ def test_llie_model_needs_a_loss_and_names_missing_outputs():
 
 
 def test_retinexnet_losses_reach_every_part():
-    opt = yaml.safe_load(open(os.path.join(REPO, 'options', 'train_retinexnet_lol.yml')))
+    opt = yaml.safe_load(open(os.path.join(REPO, 'options', 'train', 'baselines', 'train_retinexnet_lol.yml')))
     losses = {k: v for k, v in opt['train'].items() if k.endswith('_opt')}
     model = LLIEModel(model_options({'type': 'R2RPluginRetinexNet', 'channel': 8}, **losses))
     model.feed_data({'lq': dark_image((2, 3, 24, 24)), 'gt': torch.rand(2, 3, 24, 24)})
@@ -169,7 +169,7 @@ def test_llie_model_trains_under_bf16_autocast(network, losses):
 
 def shrunk_options(name, data, total_iter=2):
     """The project's option file for ``name`` shrunk to tiny data and a few CPU iterations."""
-    with open(os.path.join(REPO, 'options', f'train_{name}_lol.yml')) as f:
+    with open(os.path.join(REPO, 'options', 'train', 'baselines', f'train_{name}_lol.yml')) as f:
         opt = yaml.safe_load(f)
     opt.update(name=f'tiny_{name}', num_gpu=0)
     for dataset in opt['datasets'].values():

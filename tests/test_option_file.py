@@ -201,7 +201,7 @@ def test_unusable_run_option_is_refused_naming_key_and_file(train_opt, edit, mes
 
 
 def test_test_runs_need_no_training_sections(tmp_path):
-    opt = read_option_file(os.path.join(REPO, 'options', 'test_r2r_lol.yml'))
+    opt = read_option_file(os.path.join(REPO, 'options', 'test', 'test_r2r_lol.yml'))
     assert 'logger' not in opt or 'train' not in opt
     opt['num_gpu'] = 0
     check_run_options(opt, 'test.yml', is_train=False)

@@ -331,25 +331,42 @@ def test_verify_only_without_output(tmp_path, capsys):
 
 # ---------------------------------------------------------------- option files
 
-@pytest.mark.parametrize('stage', ['decom', 'denoise', 'relight'])
-def test_lmdb_option_files_differ_only_in_data_source(tmp_path, stage):
+def load_option_file(name):
     import yaml
-    from basicsr.data import build_dataset
+    with open(os.path.join(REPO, 'options', name)) as option_file:
+        return yaml.safe_load(option_file)
 
-    def load(name):
-        with open(os.path.join(REPO, 'options', name)) as option_file:
-            return yaml.safe_load(option_file)
 
-    disk, lmdb_opt = load(f'train_r2r_{stage}.yml'), load(f'train_r2r_{stage}_lsrw_lmdb.yml')
+def without_names(opt):
+    """``opt`` with its experiment name and the names in its weights paths taken out."""
+    import re
+    opt.pop('name')
+    opt['path'] = {k: re.sub(r'experiments/\w+?(_lmdb)?/', 'experiments/NAME/', v) if isinstance(v, str) else v
+                   for k, v in opt['path'].items()}
+    return opt
+
+
+@pytest.mark.parametrize('stage', ['decom', 'denoise', 'relight'])
+@pytest.mark.parametrize('disk_file, lmdb_file, root', [
+    ('train_r2r_{}.yml', 'train/lsrw_lmdb/train_r2r_{}.yml', 'datasets/LSRW/lmdb'),
+    ('train/lol/train_r2r_{}.yml', 'train/lol_lmdb/train_r2r_{}.yml', 'datasets/LOL/lmdb')])
+def test_lmdb_option_files_differ_only_in_data_source(stage, disk_file, lmdb_file, root):
+    disk, lmdb_opt = load_option_file(disk_file.format(stage)), load_option_file(lmdb_file.format(stage))
+    assert lmdb_opt['name'] == disk['name'] + '_lmdb'  # its own experiments folder
     for phase, folder in (('train', 'train'), ('val', 'eval')):
-        assert lmdb_opt['datasets'][phase].pop('dataroot') == f'datasets/LSRW/lmdb/{folder}'
+        assert lmdb_opt['datasets'][phase].pop('dataroot') == f'{root}/{folder}'
         assert lmdb_opt['datasets'][phase].pop('io_backend') == {'type': 'lmdb'}
         disk['datasets'][phase].pop('dataroot')
         disk['datasets'][phase].pop('io_backend')
-    assert lmdb_opt == disk
+    assert without_names(lmdb_opt) == without_names(disk)
+
+
+@pytest.mark.parametrize('stage', ['decom', 'denoise', 'relight'])
+def test_lsrw_lmdb_option_files_read_prepared_lmdbs(tmp_path, stage):
+    from basicsr.data import build_dataset
     for camera in ('Huawei', 'Nikon'):
         write_pair(tmp_path / 'lsrw' / camera, '1', 0)
     assert run('--layout', 'lsrw', '--root', tmp_path / 'lsrw', '--out', tmp_path / 'lmdb') == 0
-    train = dict(load(f'train_r2r_{stage}_lsrw_lmdb.yml')['datasets']['train'], phase='train',
+    train = dict(load_option_file(f'train/lsrw_lmdb/train_r2r_{stage}.yml')['datasets']['train'], phase='train',
                  dataroot=str(tmp_path / 'lmdb'), gt_size=16)
     assert build_dataset(train)[1]['key'] == 'Nikon/1'
