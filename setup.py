@@ -40,8 +40,8 @@ setup(
     # `tensorboard` as well would install a second distribution over the same files.
     install_requires=[
         'basicsr==1.4.2',
-        'torch>=2.1',
-        'torchvision>=0.16',
+        'torch>=2.14.1',  # the version CI tests (run.sh installs exactly it)
+        'torchvision>=0.29.1',
         'numpy',
         'opencv-python',
         'lmdb',
@@ -49,7 +49,7 @@ setup(
         'scipy',
         'tqdm',
     ],
-    extras_require={'test': ['pytest'], 'demo': ['scikit-image']},
+    extras_require={'test': ['pytest', 'flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0'], 'demo': ['scikit-image']},
     entry_points={'console_scripts': [
         f'r2rnet-{c.replace("_", "-")}=r2rnet_plugin.{c}:main' for c in COMMANDS]},
 )

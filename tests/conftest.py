@@ -1,5 +1,6 @@
 """Shared fixtures: the reference fixture and R2RNet models loaded with its weights."""
 import os
+import subprocess
 import sys
 
 import pytest
@@ -38,4 +39,27 @@ def reference_model(reference_states):
 @pytest.fixture(autouse=True)
 def _no_grad_default():
     torch.manual_seed(0)
+    yield
+
+
+def starts_python(args):
+    """Whether Popen ``args`` start a Python program (the interpreter, torchrun, pip, a console script)."""
+    program = args if isinstance(args, (str, bytes, os.PathLike)) else (list(args) or [''])[0]
+    program = os.fsdecode(program).split()[0] if os.fsdecode(program).strip() else ''
+    folder = os.path.dirname(sys.executable)
+    return os.path.basename(program).startswith('python') or os.path.dirname(program) == folder
+
+
+@pytest.fixture(autouse=True)
+def _python_subprocesses_only_in_e2e_tests(request, monkeypatch):
+    """A test that starts a Python program must be marked ``e2e``, so ``-m "not e2e"`` stays fast."""
+    if request.node.get_closest_marker('e2e') is None:
+        original = subprocess.Popen.__init__
+
+        def checked(self, args, *rest, **kwargs):
+            if starts_python(args):
+                raise AssertionError(f'{request.node.nodeid} starts a Python subprocess: mark it @pytest.mark.e2e')
+            original(self, args, *rest, **kwargs)
+
+        monkeypatch.setattr(subprocess.Popen, '__init__', checked)
     yield

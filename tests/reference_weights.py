@@ -16,7 +16,7 @@ def load_schema():
 
 
 def load_fixture():
-    return torch.load(os.path.join(DATA, 'reference_r2rnet.pt'), weights_only=False)
+    return torch.load(os.path.join(DATA, 'reference_r2rnet.pt'), weights_only=True)
 
 
 def reference_state_dict(net, schema=None):

@@ -13,6 +13,9 @@ import numpy as np
 import yaml
 
 import basicsr
+import pytest
+
+pytestmark = pytest.mark.e2e  # starts subprocesses
 
 
 def write_pairs(folder, count=3, size=(24, 32)):

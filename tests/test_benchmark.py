@@ -194,6 +194,7 @@ def test_unknown_arch_lists_the_llie_archs(bench, tmp_path, capsys):
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.e2e
 def test_command_line_with_plugin_file_and_option_errors(bench, tmp_path):
     plugin = os.path.join(bench['plugin_dir'], f'{PLUGIN_MODULE}.py')
     methods = [{'name': 'typo', 'network': {'type': 'NoSuchArch'}}]

@@ -13,6 +13,8 @@ import sys
 
 import basicsr
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 
 def test_basicsr_imports():
     assert basicsr.__version__

@@ -2,6 +2,9 @@
 import os
 import subprocess
 import sys
+import pytest
+
+pytestmark = pytest.mark.e2e  # starts subprocesses
 
 
 def test_demo_quick_writes_its_report_and_reuses_finished_steps(tmp_path):

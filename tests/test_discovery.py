@@ -6,6 +6,8 @@ import zipfile
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 FIND_R2RNET = ('import sys, basicsr\n'
                'from basicsr.utils.registry import ARCH_REGISTRY\n'
                'print(ARCH_REGISTRY.get("R2RNet").__module__, "r2rnet_plugin" in sys.modules)\n')

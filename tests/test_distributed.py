@@ -10,6 +10,8 @@ import torch
 
 from tiny_setup import stage_options, write_lol_pairs, write_options, write_vgg_file
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 
 def free_port():
     with socket.socket() as s:

@@ -20,6 +20,8 @@ import torch
 from r2rnet_plugin.safe_load import load_checkpoint
 from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, 'train_with_pause.py')
 TOTAL, EVERY = 10, 3

@@ -184,6 +184,7 @@ def shrunk_options(name, data, total_iter=2):
 
 @pytest.mark.parametrize('name, log_terms', [('retinexnet', ('l_decom', 'l_pixel', 'l_illumination')),
                                              ('zerodce', ('l_nonref', 'l_exposure', 'l_smoothness'))])
+@pytest.mark.e2e
 def test_option_file_trains_through_basicsr(tmp_path, name, log_terms):
     data = write_lol_pairs(tmp_path / 'data', count=3)
     path = write_options(shrunk_options(name, data), tmp_path)

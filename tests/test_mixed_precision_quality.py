@@ -5,6 +5,9 @@ import subprocess
 import sys
 
 from tiny_setup import REPO
+import pytest
+
+pytestmark = pytest.mark.e2e  # starts subprocesses
 
 SCRIPT = os.path.join(REPO, 'benchmarks', 'mixed_precision_quality.py')
 CELL = r'\d+\.\d\d dB \(([+-]\d\.\d{3})\) \d\.\d{4}'  # PSNR (difference) SSIM

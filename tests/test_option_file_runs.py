@@ -8,6 +8,8 @@ import yaml
 
 from tiny_setup import stage_options, write_lol_pairs, write_vgg_file
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 
 def run_train(path, cwd):
     env = {k: v for k, v in os.environ.items() if not k.startswith('R2RNET_')}

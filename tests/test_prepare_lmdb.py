@@ -245,6 +245,7 @@ def test_interrupted_overwrite_keeps_the_old_output(tmp_path, monkeypatch, capsy
     assert list(stored(out / 'low.lmdb')) == ['a']
 
 
+@pytest.mark.e2e
 def test_killed_write_leaves_no_output(tmp_path):
     """A hard kill (SIGKILL) in the middle of writing: no low.lmdb/high.lmdb, only a hidden temp folder."""
     for seed in range(4):

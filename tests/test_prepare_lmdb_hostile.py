@@ -105,6 +105,7 @@ def test_verify_only_reports_an_unreadable_meta_info(written, capsys):
     assert 'Verification FAILED' in printed and str(out / 'low.lmdb' / 'meta_info.txt') in printed
 
 
+@pytest.mark.e2e
 def test_truncated_data_mdb_is_named_not_a_crash(written):
     """A cut ``data.mdb`` used to kill the process with SIGBUS: run in a child process."""
     root, out = written

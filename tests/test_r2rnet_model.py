@@ -47,6 +47,7 @@ def chained(tiny):
     return work, logs
 
 
+@pytest.mark.e2e
 def test_each_stage_saves_what_the_next_one_loads(chained):
     work, logs = chained
     models = work / 'experiments'
@@ -62,6 +63,7 @@ def test_each_stage_saves_what_the_next_one_loads(chained):
     assert list((models / 'tiny_relight' / 'visualization').rglob('*_2_I_delta.png'))
 
 
+@pytest.mark.e2e
 def test_frozen_networks_are_saved_unchanged(chained):
     work, _ = chained
     whole = load_params(work / 'experiments' / 'tiny_relight' / 'models' / 'net_g_latest.pth')
@@ -73,6 +75,7 @@ def test_frozen_networks_are_saved_unchanged(chained):
     assert all(torch.equal(whole[f'relight.{k}'], v) for k, v in relight.items())
 
 
+@pytest.mark.e2e
 def test_basicsr_test_writes_metrics_and_images(chained, tiny):
     work, _ = chained
     opt = stage_options('relight', tiny['data'], tiny['vgg'])
@@ -89,6 +92,7 @@ def test_basicsr_test_writes_metrics_and_images(chained, tiny):
     assert list((work / 'results' / 'tiny_test').glob('test_tiny_test_*.log'))
 
 
+@pytest.mark.e2e
 def test_auto_resume_continues_from_the_saved_iteration(chained, tiny):
     work, _ = chained
     paths = {'pretrain_network_decom': DECOM, 'pretrain_network_denoise': DENOISE}
@@ -103,6 +107,7 @@ def test_auto_resume_continues_from_the_saved_iteration(chained, tiny):
     assert not list((work / 'experiments').glob('tiny_resume_archived_*'))
 
 
+@pytest.mark.e2e
 def test_python_m_r2rnet_plugin_train(tiny, tmp_path):
     option_file = write_options(stage_options('decom', tiny['data'], tiny['vgg'], total_iter=1), tmp_path)
     run_basicsr('r2rnet_plugin.train', option_file, tmp_path)

@@ -20,6 +20,8 @@ import torch
 
 from tiny_setup import REPO, stage_options, write_lol_pairs, write_options, write_vgg_file
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 START_METHOD_HOOK = os.path.join(REPO, 'tests', 'data', 'start_method')
 PLAIN_BASICSR = os.path.join(REPO, 'scripts', 'plain_basicsr')
 

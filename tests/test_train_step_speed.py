@@ -9,6 +9,8 @@ import pytest
 
 from tiny_setup import REPO
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 SCRIPT = os.path.join(REPO, 'benchmarks', 'train_step_speed.py')
 TINY = ['--repeats', '1', '--warmup', '1', '--channel', '8', '--size', '32', '--batch', '2', '--device', 'cpu']
 

@@ -193,6 +193,7 @@ runpy.run_module('basicsr.train', run_name='__main__', alter_sys=True)
 '''
 
 
+@pytest.mark.e2e
 def test_training_stops_on_a_full_disk_keeping_the_last_checkpoint(tmp_path):
     data = write_lol_pairs(tmp_path / 'data', count=2, size=(32, 32))
     paths, _ = write_earlier_stages(tmp_path, seed=1)
@@ -215,3 +216,34 @@ def test_training_stops_on_a_full_disk_keeping_the_last_checkpoint(tmp_path):
     assert torch.load(models / 'net_g_1.pth', weights_only=True)['params']  # the last good one loads
     states = tmp_path / 'experiments' / 'full' / 'training_states'
     assert os.listdir(states) == ['1.state']
+
+
+@pytest.mark.parametrize('bases', ['guard first', 'precision first'])
+def test_every_mixin_keeps_its_part_of_the_training_state_whatever_the_order_of_bases(bases):
+    from r2rnet_plugin.models.mixed_precision import MixedPrecisionTraining
+    from r2rnet_plugin.models.training_guard import NonFiniteLossGuard
+
+    class Scaler:
+        def __init__(self):
+            self.scale = 2.0
+
+        def is_enabled(self):
+            return True
+
+        def state_dict(self):
+            return {'scale': self.scale}
+
+        def load_state_dict(self, state):
+            self.scale = state['scale']
+
+    order = (NonFiniteLossGuard, MixedPrecisionTraining)
+    Model = type('Model', order if bases == 'guard first' else order[::-1], {})
+    model = Model()
+    model.grad_scaler, model.nonfinite_in_a_row = Scaler(), 3
+    state = model.extra_training_state()
+    assert state == {'grad_scaler': {'scale': 2.0}, 'nonfinite_in_a_row': 3}
+    fresh = Model()
+    fresh.grad_scaler = Scaler()
+    fresh.grad_scaler.scale = 1.0
+    fresh.load_extra_training_state(state)
+    assert (fresh.grad_scaler.scale, fresh.nonfinite_in_a_row) == (2.0, 3)

@@ -17,6 +17,7 @@ import torch
 from basicsr.utils import get_root_logger
 from r2rnet_plugin.inference.enhancer import cpu_supports_bf16
 from r2rnet_plugin.option_checks import OptionError, check_choice
+from r2rnet_plugin.models.training_state import ExtraTrainingState
 
 MIXED_PRECISION_KEYS = ('mixed_precision',)
 AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -69,7 +70,7 @@ class AutocastForward:
         return to_float32(out)
 
 
-class MixedPrecisionTraining:
+class MixedPrecisionTraining(ExtraTrainingState):
     """Mixin for a BasicSR model: ``train: mixed_precision`` and the matching optimizer step.
 
     Call :meth:`init_mixed_precision` in ``init_training_settings``, wrap the networks' forward
@@ -110,14 +111,11 @@ class MixedPrecisionTraining:
         scaler = getattr(self, 'grad_scaler', None)
         return scaler if scaler is not None and scaler.is_enabled() else None
 
-    def extra_training_state(self):
-        state = super().extra_training_state() if hasattr(super(), 'extra_training_state') else {}
-        if self._active_grad_scaler():
-            state['grad_scaler'] = self.grad_scaler.state_dict()
-        return state
+    def training_state_part(self):
+        """The fp16 loss scale, saved with the training state (see :mod:`.training_state`)."""
+        scaler = self._active_grad_scaler()
+        return {'grad_scaler': scaler.state_dict()} if scaler else {}
 
-    def load_extra_training_state(self, state):
-        if hasattr(super(), 'load_extra_training_state'):
-            super().load_extra_training_state(state)
+    def load_training_state_part(self, state):
         if self._active_grad_scaler() and 'grad_scaler' in state:
             self.grad_scaler.load_state_dict(state['grad_scaler'])

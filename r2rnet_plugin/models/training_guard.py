@@ -11,6 +11,7 @@ import torch.distributed as dist
 
 from basicsr.utils import get_root_logger
 from r2rnet_plugin.option_checks import OptionError, check_int, check_known_keys, check_loss_options, check_number
+from r2rnet_plugin.models.training_state import ExtraTrainingState
 
 # ``train:`` keys BasicSR's training pipeline and BaseModel read.
 BASICSR_TRAIN_KEYS = ('total_iter', 'warmup_iter', 'optim_g', 'scheduler', 'ema_decay')
@@ -52,7 +53,7 @@ def check_model_options(opt, train_keys=(), loss_keys=(), val_keys=VAL_KEYS):
         check_int(val['val_freq'], 'val: val_freq')
 
 
-class NonFiniteLossGuard:
+class NonFiniteLossGuard(ExtraTrainingState):
     """Mixin for a BasicSR model: skip optimizer steps on non-finite losses, stop after too many.
 
     Call :meth:`init_nonfinite_guard` in ``init_training_settings`` and guard each step::
@@ -64,7 +65,7 @@ class NonFiniteLossGuard:
 
     Under distributed training every rank takes the same decision (a NaN on one rank skips the
     step on all), so no rank waits for gradients the others never send. The count of
-    non-finite iterations in a row is part of the training state (see ``extra_training_state``).
+    non-finite iterations in a row is part of the training state (see :mod:`.training_state`).
     """
 
     def init_nonfinite_guard(self, train_opt):
@@ -98,9 +99,9 @@ class NonFiniteLossGuard:
             f'{self.max_nonfinite_steps}, option train: max_nonfinite_steps).')
         return False
 
-    def extra_training_state(self):
-        """Saved with the training state (``compat`` calls it), restored by :meth:`load_extra_training_state`."""
+    def training_state_part(self):
+        """Saved with the training state (see :mod:`.training_state`)."""
         return {'nonfinite_in_a_row': getattr(self, 'nonfinite_in_a_row', 0)}
 
-    def load_extra_training_state(self, state):
+    def load_training_state_part(self, state):
         self.nonfinite_in_a_row = int(state.get('nonfinite_in_a_row', 0))
