@@ -31,6 +31,7 @@ setup(
     description='R2RNet (real-low to real-normal low-light enhancement) as a BasicSR plugin',
     long_description=open(os.path.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
+    license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['r2rnet_plugin', 'r2rnet_plugin.*']),
     py_modules=['r2rnet_plugin_autoload'],
