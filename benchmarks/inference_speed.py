@@ -16,7 +16,7 @@ The peak is the best GFLOP/s of a 3x3 convolution 256 -> 256 channels at 128x128
 direct algorithm, as ``F.conv2d`` runs it). Modes:
 
 - ``fp32``: the plugin's default CPU inference path (3x3 convolutions by NNPACK's Winograd
-  kernels, 1x1 ones as matrix products; :mod:`r2rnet_plugin.inference.fast_conv`). Winograd does
+  kernels, 1x1 ones as matrix products; :mod:`r2rnet_plugin.ops.fast_conv`). Winograd does
   fewer multiplications than the nominal MACs, so its "achieved GFLOP/s" is nominal and can
   exceed the direct-convolution peak.
 - ``fp32-direct``: every convolution by oneDNN (``R2RNET_FAST_CPU_CONV=0``), NCHW.
@@ -39,9 +39,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet  # noqa: E402
-from r2rnet_plugin.inference.allocator import release_freed_memory, reuse_freed_memory  # noqa: E402
-from r2rnet_plugin.inference.enhancer import cpu_supports_bf16  # noqa: E402
-from r2rnet_plugin.inference.fast_conv import conv3x3_same, set_fast_cpu_convs  # noqa: E402
+from r2rnet_plugin.ops.allocator import release_freed_memory, reuse_freed_memory  # noqa: E402
+from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16  # noqa: E402
+from r2rnet_plugin.ops.fast_conv import conv3x3_same, set_fast_cpu_convs  # noqa: E402
 
 REFERENCE_SECONDS = 24.2  # published code, networks only, one 600x400 image, this CPU (2 threads)
 REFERENCE_SIZE = (400, 600)

@@ -23,10 +23,10 @@ import time
 import torch
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
-from r2rnet_plugin.basicsr_runner import run_basicsr
-from r2rnet_plugin.demo import PRESETS, evaluate_trained, prepare_data
-from r2rnet_plugin.demo_options import stage_options, weights_path
-from r2rnet_plugin.demo_report import STAGE_ROWS
+from r2rnet_plugin.demo.basicsr_runner import run_basicsr
+from r2rnet_plugin.demo.run import PRESETS, evaluate_trained, prepare_data
+from r2rnet_plugin.demo.options import stage_options, weights_path
+from r2rnet_plugin.demo.report import STAGE_ROWS
 
 STAGES = ('decom', 'denoise', 'relight')
 

@@ -43,7 +43,7 @@ def main(argv=None):
     args = parse_args(argv)
     from r2rnet_plugin.inference.enhancer import Enhancer
     from r2rnet_plugin.inference.image_io import read_photo
-    from r2rnet_plugin.inference.weights import load_r2rnet
+    from r2rnet_plugin.weights.reader import load_r2rnet
     model = load_r2rnet(args.weights)
     rgb = read_photo(args.image).rgb
     height, width = rgb.shape[:2]

@@ -40,7 +40,7 @@ from published_relight_step import loading_problem, published_relight_step
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.models import build_model
-from r2rnet_plugin.inference.fast_conv import set_fast_cpu_convs
+from r2rnet_plugin.ops.fast_conv import set_fast_cpu_convs
 from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import build_vgg16_features, perceptual_distance
 from r2rnet_plugin.models.mixed_precision import mixed_precision_dtype

@@ -6,7 +6,7 @@ Usage::
     python benchmarks/training_conv_error.py --networks decom  # fewer whole-network rows
 
 Part 1, per layer shape: every 3x3 convolution of R2RNet that the fast training path
-(``train: fast_cpu_conv: true``, :mod:`r2rnet_plugin.archs.winograd_training`) takes at this
+(``train: fast_cpu_conv: true``, :mod:`r2rnet_plugin.ops.winograd_training`) takes at this
 width, batch and crop size, run on random data (inputs N(0, 1), He-scaled weights, output
 gradient N(0, 1)) three ways: the fast path (float32), ``F.conv2d`` (PyTorch's own, oneDNN on the
 CPU, float32), and ``F.conv2d`` in float64, the truth. Each error is max |x - truth| / max |truth|
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from r2rnet_plugin.archs.r2r_blocks import ComplexConv2d, Conv3x3, use_fast_cpu_training
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-from r2rnet_plugin.archs.winograd_training import conv3x3_train, fast_cpu_training
+from r2rnet_plugin.ops.winograd_training import conv3x3_train, fast_cpu_training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = [os.path.join(REPO, 'r2rnet_plugin', 'samples', f'{n}.png') for n in (46, 490)]

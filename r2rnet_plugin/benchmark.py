@@ -4,7 +4,7 @@ Usage::
 
     python -m r2rnet_plugin.benchmark -opt options/benchmark/lol_demo.yml [--plugin MODULE ...] [--out DIR]
 
-For every method of the option file (schema: :mod:`r2rnet_plugin.benchmarking.config`), on
+For every method of the option file (schema: :mod:`r2rnet_plugin.comparison.config`), on
 every dataset: PSNR and SSIM on RGB and Y and their GT-mean variants (datasets with ground
 truth), NIQE and LOE; parameters, MACs, latency and peak memory. Writes results.md,
 results.csv, summary.csv (mean ranks), results.json, quality_vs_latency.png and crops.png
@@ -44,7 +44,7 @@ def _number(value, fmt):
 
 def _summary(result):
     """A short plain-text table per dataset for the terminal; method names are never cut."""
-    from r2rnet_plugin.benchmarking.ranking import mean_ranks
+    from r2rnet_plugin.comparison.ranking import mean_ranks
     width = max([len('method')] + [len(m.name) for m in result.methods])
     lines = []
     for dataset in result.datasets:
@@ -77,12 +77,12 @@ def main(argv=None):
 def _run(args, written):
     """The benchmark itself; ``written`` receives the report paths as soon as they exist."""
     import r2rnet_plugin  # noqa: F401  (adapts basicsr, registers the plugin's archs)
-    from r2rnet_plugin.atomic_files import check_writable_folder
-    from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, load_config
-    from r2rnet_plugin.benchmarking.figures import draw_crop_sheet, draw_quality_latency, figure_files
-    from r2rnet_plugin.benchmarking.plugins import PluginImportError, import_plugins
-    from r2rnet_plugin.benchmarking.reports import write_reports
-    from r2rnet_plugin.benchmarking.runner import BenchmarkRunner
+    from r2rnet_plugin.utils.atomic_files import check_writable_folder
+    from r2rnet_plugin.comparison.config import BenchmarkConfigError, load_config
+    from r2rnet_plugin.comparison.figures import draw_crop_sheet, draw_quality_latency, figure_files
+    from r2rnet_plugin.comparison.plugins import PluginImportError, import_plugins
+    from r2rnet_plugin.comparison.reports import write_reports
+    from r2rnet_plugin.comparison.runner import BenchmarkRunner
 
     try:
         config = load_config(args.opt)

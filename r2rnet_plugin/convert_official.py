@@ -21,8 +21,8 @@ import argparse
 import os
 import sys
 
-from r2rnet_plugin.atomic_files import atomic_write
-from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
+from r2rnet_plugin.utils.atomic_files import atomic_write
+from r2rnet_plugin.weights.official_keys import REFERENCE_NAMES, plugin_key
 
 STAGES = ('decom', 'denoise', 'relight')
 
@@ -42,11 +42,11 @@ def load_state_dict_file(path):
 
     Raises:
         FileNotFoundError: No such file.
-        r2rnet_plugin.safe_load.UnsafeCheckpointError: The file carries pickled code (not run).
+        r2rnet_plugin.utils.safe_load.UnsafeCheckpointError: The file carries pickled code (not run).
         ValueError: The file is unreadable or holds no state dict of tensors.
     """
     import torch  # here, not at the top: --help answers without importing torch
-    from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
+    from r2rnet_plugin.utils.safe_load import load_checkpoint, strip_module_prefix
     try:
         data = load_checkpoint(path)
     except FileNotFoundError:

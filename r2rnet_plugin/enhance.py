@@ -21,11 +21,12 @@ import torch
 from tqdm import tqdm
 
 from r2rnet_plugin.convert_official import STAGES
-from r2rnet_plugin.inference.allocator import release_freed_memory, reuse_freed_memory
+from r2rnet_plugin.ops.allocator import release_freed_memory, reuse_freed_memory
 from r2rnet_plugin.inference.batch import FAILED, enhance_files, list_inputs, summary
-from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer, cpu_supports_bf16, resolve_device
+from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer, resolve_device
+from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16
 from r2rnet_plugin.inference.output_plan import OutputFolderError, check_output_folder
-from r2rnet_plugin.inference.weights import NonFiniteWeightsError, WeightsError, load_r2rnet
+from r2rnet_plugin.weights.reader import NonFiniteWeightsError, WeightsError, load_r2rnet
 
 
 def parse_args(argv):
@@ -92,7 +93,7 @@ def main(argv=None):
 
 
 def _run(args):
-    reuse_freed_memory()  # 1.35x (600x400) to 1.6x (1920x1080) faster on the CPU; inference/allocator.py
+    reuse_freed_memory()  # 1.35x (600x400) to 1.6x (1920x1080) faster on the CPU; ops/allocator.py
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

@@ -23,11 +23,11 @@ import argparse
 import sys
 
 from r2rnet_plugin.data.image_io import ImageDecodeError
-from r2rnet_plugin.data.lmdb_verify import verify_lmdb_pair
-from r2rnet_plugin.data.lmdb_writer import existing_outputs, leftover_temp_dirs, write_lmdb_pair
-from r2rnet_plugin.data.pair_check import check_pairs
+from r2rnet_plugin.lmdb_tool.verify import verify_lmdb_pair
+from r2rnet_plugin.lmdb_tool.writer import existing_outputs, leftover_temp_dirs, write_lmdb_pair
+from r2rnet_plugin.lmdb_tool.pair_check import check_pairs
 from r2rnet_plugin.data.sources import LSRW_CAMERAS, find_images
-from r2rnet_plugin.data.worker_pool import default_workers
+from r2rnet_plugin.lmdb_tool.worker_pool import default_workers
 
 LAYOUTS = ('lsrw', 'lol', 'folders')
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -16,7 +16,7 @@ from r2rnet_plugin.data.bad_data import BadDataError, BadSampleError
 from r2rnet_plugin.data.image_io import ImageDecodeError
 from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
 from r2rnet_plugin.data.sample_seeds import SeededIndex, sample_seed
-from r2rnet_plugin.option_checks import OptionError
+from r2rnet_plugin.utils.option_checks import OptionError
 
 H, W = 40, 48
 

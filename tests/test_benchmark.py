@@ -14,9 +14,9 @@ import yaml
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.archs.zero_dce_arch import ZeroDCE
 from r2rnet_plugin.benchmark import main
-from r2rnet_plugin.benchmarking.cost import count_macs, measure_cost
-from r2rnet_plugin.benchmarking.quality import gt_mean_scaled, grey_mean, image_quality, niqe_score
-from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
+from r2rnet_plugin.comparison.cost import count_macs, measure_cost
+from r2rnet_plugin.comparison.quality import gt_mean_scaled, grey_mean, image_quality, niqe_score
+from r2rnet_plugin.weights.official_keys import REFERENCE_NAMES, plugin_key
 from reference_weights import load_schema
 from tiny_setup import write_lol_pairs
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from r2rnet_plugin.benchmark import main
-from r2rnet_plugin.benchmarking import runner as runner_module
+from r2rnet_plugin.comparison import runner as runner_module
 from tiny_setup import write_lol_pairs, write_options
 
 # Two narrow R2RNets without weights: cheap, and named by the plugin, not by a baseline arch.

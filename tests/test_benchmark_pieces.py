@@ -11,16 +11,16 @@ import torch
 import yaml
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, MethodSpec, load_config, parse_config
-from r2rnet_plugin.benchmarking.figures import (draw_crop_sheet, draw_quality_latency, legend_entries, text_width,
+from r2rnet_plugin.comparison.config import BenchmarkConfigError, MethodSpec, load_config, parse_config
+from r2rnet_plugin.comparison.figures import (draw_crop_sheet, draw_quality_latency, legend_entries, text_width,
                                                 wrap_text)
-from r2rnet_plugin.benchmarking.llie_archs import UnknownArchError, arch_class
-from r2rnet_plugin.benchmarking.loe import downsample, lightness_order_error
-from r2rnet_plugin.benchmarking.methods import MethodLoadError, build_network
-from r2rnet_plugin.benchmarking.padding import PaddedNetwork
-from r2rnet_plugin.benchmarking.plugins import import_plugin
-from r2rnet_plugin.benchmarking.ranking import rank_values
-from r2rnet_plugin.benchmarking.runner import CropSheet
+from r2rnet_plugin.comparison.llie_archs import UnknownArchError, arch_class
+from r2rnet_plugin.comparison.loe import downsample, lightness_order_error
+from r2rnet_plugin.comparison.methods import MethodLoadError, build_network
+from r2rnet_plugin.comparison.padding import PaddedNetwork
+from r2rnet_plugin.comparison.plugins import import_plugin
+from r2rnet_plugin.comparison.ranking import rank_values
+from r2rnet_plugin.comparison.runner import CropSheet
 from test_benchmark import official_checkpoints
 
 

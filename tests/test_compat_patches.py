@@ -16,7 +16,7 @@ import yaml
 from r2rnet_plugin import compat
 from r2rnet_plugin.compat import checkpoints, launch, reporting, sampling, scope
 from r2rnet_plugin.compat.patching import MARK, BasicsrVersionWarning, Patch, fingerprint, resolve
-from r2rnet_plugin.option_file import OptionFileError
+from r2rnet_plugin.utils.option_file import OptionFileError
 
 PLUGIN = 'R2RNetModel'
 OTHER = 'SRModel'
@@ -217,7 +217,7 @@ def test_load_resume_state_reads_states_onto_the_cpu(tmp_path):
 @pytest.mark.parametrize('model_type', [PLUGIN, OTHER])
 def test_save_network_writes_atomically(tmp_path, monkeypatch, model_type):
     saved = []
-    monkeypatch.setattr('r2rnet_plugin.checkpoint_io.atomic_save', lambda obj, path, **k: saved.append(path))
+    monkeypatch.setattr('r2rnet_plugin.utils.checkpoint_io.atomic_save', lambda obj, path, **k: saved.append(path))
     model(model_type, tmp_path).save_network(torch.nn.Linear(2, 2), 'net_g', 5)
     plugin_run = model_type == PLUGIN
     assert saved == ([os.path.join(str(tmp_path), 'net_g_5.pth')] if plugin_run else [])
@@ -250,7 +250,7 @@ def test_load_network_names_the_option_for_a_plain_state_dict(tmp_path):
 
 @pytest.mark.parametrize('model_type', [PLUGIN, OTHER])
 def test_resume_training_restores_the_random_states(tmp_path, model_type):
-    from r2rnet_plugin.checkpoint_io import capture_rng_state
+    from r2rnet_plugin.utils.checkpoint_io import capture_rng_state
     state = {'optimizers': [], 'schedulers': [], 'rng': capture_rng_state()}
     expected = (random.random(), torch.rand(1).item())
     model(model_type, tmp_path).resume_training(state)

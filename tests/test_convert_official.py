@@ -4,7 +4,7 @@ import torch
 
 from basicsr.archs import build_network
 from r2rnet_plugin.convert_official import CheckpointKeyError, convert_official, main
-from r2rnet_plugin.official_keys import RULES, plugin_key
+from r2rnet_plugin.weights.official_keys import RULES, plugin_key
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from r2rnet_plugin.archs import tiled_weight_gradient, winograd_training
-from r2rnet_plugin.inference import fast_conv
+from r2rnet_plugin.ops import tiled_weight_gradient, winograd_training
+from r2rnet_plugin.ops import fast_conv
 
 pytestmark = pytest.mark.skipif(not fast_conv._nnpack_works(), reason='NNPACK is not usable on this CPU')
 

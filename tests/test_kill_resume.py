@@ -17,7 +17,7 @@ import time
 import pytest
 import torch
 
-from r2rnet_plugin.safe_load import load_checkpoint
+from r2rnet_plugin.utils.safe_load import load_checkpoint
 from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
@@ -165,7 +165,7 @@ def test_auto_resume_passes_over_damaged_states(job, uninterrupted):
 # ------------------------------------------------------------------------------ in-process units
 
 def test_atomic_save_never_leaves_a_partial_file(tmp_path):
-    from r2rnet_plugin.checkpoint_io import atomic_save
+    from r2rnet_plugin.utils.checkpoint_io import atomic_save
     target = tmp_path / 'net_g_4.pth'
     atomic_save({'params': {'w': torch.ones(3)}}, str(target))
     (tmp_path / 'net_g_4.pth.tmp.999-dead').write_bytes(b'left by a killed process')
@@ -189,8 +189,8 @@ def test_random_states_round_trip_through_a_training_state(tmp_path):
 
     import numpy as np
 
-    from r2rnet_plugin.checkpoint_io import atomic_save, capture_rng_state, restore_rng_state
-    from r2rnet_plugin.safe_load import load_checkpoint
+    from r2rnet_plugin.utils.checkpoint_io import atomic_save, capture_rng_state, restore_rng_state
+    from r2rnet_plugin.utils.safe_load import load_checkpoint
 
     def draws():
         return random.random(), float(np.random.rand()), float(torch.rand(1))

@@ -4,7 +4,7 @@ import torch
 
 from r2rnet_plugin.models import mixed_precision
 from r2rnet_plugin.models.mixed_precision import mixed_precision_dtype
-from r2rnet_plugin.option_checks import OptionError
+from r2rnet_plugin.utils.option_checks import OptionError
 
 CPU, CUDA = torch.device('cpu'), torch.device('cuda')
 

@@ -9,7 +9,7 @@ from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWasserstein
 from r2rnet_plugin.losses.retinex_decom_loss import RetinexDecomLoss
 from r2rnet_plugin.models.llie_model import LLIEModel
 from r2rnet_plugin.models.training_guard import NonFiniteLossError
-from r2rnet_plugin.option_checks import OptionError, check_known_keys
+from r2rnet_plugin.utils.option_checks import OptionError, check_known_keys
 from tiny_setup import runtime_options, stage_options, write_earlier_stages
 
 

@@ -8,7 +8,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from r2rnet_plugin.option_file import (OptionFileError, check_run_options, check_train_loader, ordered_safe_yaml,
+from r2rnet_plugin.utils.option_file import (OptionFileError, check_run_options, check_train_loader, ordered_safe_yaml,
                                        read_option_file)
 from tiny_setup import REPO, stage_options
 

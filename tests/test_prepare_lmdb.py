@@ -12,10 +12,10 @@ import torch
 
 import r2rnet_plugin  # noqa: F401  (registers the dataset)
 from r2rnet_plugin import prepare_lmdb
-from r2rnet_plugin.data import lmdb_writer
+from r2rnet_plugin.lmdb_tool import writer as lmdb_writer
 from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
 from r2rnet_plugin.data.lmdb_meta import read_lmdb_meta
-from r2rnet_plugin.data.source_images import find_truncation
+from r2rnet_plugin.lmdb_tool.source_images import find_truncation
 
 H, W = 24, 32
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -253,7 +253,7 @@ def test_killed_write_leaves_no_output(tmp_path):
     script = (
         'import os, signal, sys\n'
         'from r2rnet_plugin import prepare_lmdb\n'
-        'from r2rnet_plugin.data import lmdb_writer\n'
+        'from r2rnet_plugin.lmdb_tool import writer as lmdb_writer\n'
         'original = lmdb_writer._LmdbBuilder.add\n'
         'def add(self, *args):\n'
         '    original(self, *args)\n'

@@ -10,7 +10,7 @@ from basicsr.models import build_model
 from r2rnet_plugin.compat import checkpoints
 from r2rnet_plugin.convert_official import load_state_dict_file
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
-from r2rnet_plugin.safe_load import CheckpointError, UnsafeCheckpointError, load_checkpoint
+from r2rnet_plugin.utils.safe_load import CheckpointError, UnsafeCheckpointError, load_checkpoint
 from tiny_setup import runtime_options, stage_options, write_earlier_stages
 
 

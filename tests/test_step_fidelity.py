@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from basicsr.models import build_model
-from r2rnet_plugin.archs import winograd_training
+from r2rnet_plugin.ops import winograd_training
 from r2rnet_plugin.convert_official import convert_official
-from r2rnet_plugin.inference import fast_conv
-from r2rnet_plugin.official_keys import plugin_key
+from r2rnet_plugin.ops import fast_conv
+from r2rnet_plugin.weights.official_keys import plugin_key
 from step_fixture import FIXTURE, STAGE_NETS, batch_arrays, recipe_states, summary_difference
 from tiny_setup import runtime_options, stage_options, write_vgg_file
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from r2rnet_plugin.data.synthesis import LowLightParams, linear_to_srgb, srgb_to_linear, synthesize_low_light
+from r2rnet_plugin.demo.synthesis import LowLightParams, linear_to_srgb, srgb_to_linear, synthesize_low_light
 
 
 def photo():

@@ -10,14 +10,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from basicsr.models.base_model import BaseModel
-from r2rnet_plugin import checkpoint_io
+from r2rnet_plugin.utils import checkpoint_io
 from r2rnet_plugin.archs.r2r_decom_arch import R2RDecomNet
 from r2rnet_plugin.archs.r2r_denoise_arch import R2RDenoiseNet
 from r2rnet_plugin.archs.r2r_relight_arch import R2RRelightNet
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-from r2rnet_plugin.checkpoint_io import DiskFullError, atomic_save
+from r2rnet_plugin.utils.checkpoint_io import DiskFullError, atomic_save
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
-from r2rnet_plugin.option_checks import OptionError
+from r2rnet_plugin.utils.option_checks import OptionError
 from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 
 

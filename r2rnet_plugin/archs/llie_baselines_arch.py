@@ -13,7 +13,7 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.registration import register_as
 
 
 @register_as(ARCH_REGISTRY, 'R2RPluginIdentity')

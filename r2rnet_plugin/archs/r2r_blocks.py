@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from r2rnet_plugin.archs.winograd_training import conv3x3_train, fast_cpu_training
-from r2rnet_plugin.inference.fast_conv import conv1x1 as fast_conv1x1
-from r2rnet_plugin.inference.fast_conv import conv3x3_same, fast_cpu_inference
+from r2rnet_plugin.ops.winograd_training import conv3x3_train, fast_cpu_training
+from r2rnet_plugin.ops.fast_conv import conv1x1 as fast_conv1x1
+from r2rnet_plugin.ops.fast_conv import conv3x3_same, fast_cpu_inference
 
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU() default, used throughout the reference
 
@@ -175,7 +175,7 @@ def use_fast_cpu_training(module, enabled=True):
 
     Off by default: training then uses PyTorch's convolutions, as the published code does. On,
     wide float32 3x3 convolutions on large maps train by NNPACK
-    (:mod:`r2rnet_plugin.archs.winograd_training`): faster, but their gradients differ from
+    (:mod:`r2rnet_plugin.ops.winograd_training`): faster, but their gradients differ from
     PyTorch's by more than rounding (measured in ``benchmarks/training_conv_error.py``, see
     docs/training.md). ``R2RNET_FAST_CPU_CONV=0`` in the environment keeps them off regardless.
 

@@ -4,8 +4,8 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import ResidualModule, conv1x1, conv3x3, leaky_relu
-from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_int
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import NETWORK_CHANNEL, check_int
+from r2rnet_plugin.utils.registration import register_as
 
 
 @register_as(ARCH_REGISTRY)

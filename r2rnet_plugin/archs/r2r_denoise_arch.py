@@ -5,8 +5,8 @@ from torch import nn
 from basicsr.utils.registry import ARCH_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import conv1x1, crop_to, leaky_relu, pad_to_multiple
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
-from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_int
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import NETWORK_CHANNEL, check_int
+from r2rnet_plugin.utils.registration import register_as
 
 
 @register_as(ARCH_REGISTRY)

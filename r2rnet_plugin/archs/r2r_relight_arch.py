@@ -8,8 +8,8 @@ from r2rnet_plugin.archs.r2r_blocks import (FFT_DIMS, ComplexConv2d, ComplexResi
                                             SpectralTransform, conv1x1, conv3x3, crop_to, leaky_relu,
                                             pad_to_multiple)
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
-from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_choice, check_int
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import NETWORK_CHANNEL, check_choice, check_int
+from r2rnet_plugin.utils.registration import register_as
 
 
 class FFTDetailBranch(nn.Module):

@@ -10,8 +10,8 @@ from r2rnet_plugin.archs.r2r_decom_arch import R2RDecomNet
 from r2rnet_plugin.archs.r2r_denoise_arch import R2RDenoiseNet
 from r2rnet_plugin.archs.r2r_relight_arch import R2RRelightNet
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE
-from r2rnet_plugin.option_checks import NETWORK_CHANNEL, check_choice, check_int
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import NETWORK_CHANNEL, check_choice, check_int
+from r2rnet_plugin.utils.registration import register_as
 
 
 class R2RComponents(NamedTuple):

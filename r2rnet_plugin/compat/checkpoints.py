@@ -23,8 +23,8 @@ def load_resume_state(opt):
     """The plugin's ``load_resume_state`` (see the module docstring); passed-over states are
     named on stdout (BasicSR's logger does not exist yet)."""
     from basicsr.utils import check_resume
-    from r2rnet_plugin.checkpoint_io import find_resume_state
-    from r2rnet_plugin.safe_load import load_checkpoint
+    from r2rnet_plugin.utils.checkpoint_io import find_resume_state
+    from r2rnet_plugin.utils.safe_load import load_checkpoint
     RESUMING.clear()
     if opt['auto_resume']:
         folder = opt['path'].get('training_states')
@@ -60,7 +60,7 @@ def save_network(self, net, net_label, current_iter, param_key='params'):
     """The plugin's ``save_network``: BasicSR's file names and content, written atomically; a
     save that keeps failing raises. The names saved for an iteration go into its training state."""
     from basicsr.utils import get_root_logger
-    from r2rnet_plugin.checkpoint_io import atomic_save
+    from r2rnet_plugin.utils.checkpoint_io import atomic_save
     filename = f"{net_label}_{'latest' if current_iter == -1 else current_iter}.pth"
     nets = net if isinstance(net, list) else [net]
     keys = param_key if isinstance(param_key, list) else [param_key]
@@ -81,7 +81,7 @@ def save_network(self, net, net_label, current_iter, param_key='params'):
 def save_training_state(self, epoch, current_iter):
     """The plugin's ``save_training_state``: atomic, with random states, seed, network files, extras."""
     from basicsr.utils import get_root_logger
-    from r2rnet_plugin.checkpoint_io import atomic_save, capture_rng_state
+    from r2rnet_plugin.utils.checkpoint_io import atomic_save, capture_rng_state
     if current_iter == -1:
         return
     state = {'epoch': epoch, 'iter': current_iter,
@@ -98,7 +98,7 @@ def save_training_state(self, epoch, current_iter):
 def load_network(self, net, load_path, strict=True, param_key='params'):
     """The plugin's ``load_network``: BasicSR's behaviour and log lines, the file read safely."""
     from basicsr.utils import get_root_logger
-    from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint, strip_module_prefix
+    from r2rnet_plugin.utils.safe_load import CheckpointError, load_checkpoint, strip_module_prefix
     logger = get_root_logger()
     net = self.get_bare_model(net)
     load_net = load_checkpoint(load_path, 'network file')
@@ -127,7 +127,7 @@ def _missing_entry(load_path, load_net, param_key):
 
 def resume_extras(self, resume_state):
     """What the plugin's ``resume_training`` adds to BasicSR's: random states, model extras."""
-    from r2rnet_plugin.checkpoint_io import restore_rng_state
+    from r2rnet_plugin.utils.checkpoint_io import restore_rng_state
     if 'rng' in resume_state:
         restore_rng_state(resume_state['rng'])
     if hasattr(self, 'load_extra_training_state'):

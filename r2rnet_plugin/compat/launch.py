@@ -42,7 +42,7 @@ def option_file_argument(argv=None):
 
 def read_command_line_options():
     """The options of ``-opt``, read safely; None when absent or unreadable (reported later)."""
-    from r2rnet_plugin.option_file import OptionFileError, read_option_file
+    from r2rnet_plugin.utils.option_file import OptionFileError, read_option_file
     path = option_file_argument()
     if path is None:
         return None
@@ -74,11 +74,11 @@ class _PipelineMainLoader:
 
 def plugin_errors():
     """The plugin's errors whose message says all a user needs (no traceback for them)."""
-    from r2rnet_plugin.checkpoint_io import DiskFullError
+    from r2rnet_plugin.utils.checkpoint_io import DiskFullError
     from r2rnet_plugin.data.bad_data import BadSampleError
-    from r2rnet_plugin.option_checks import OptionError
-    from r2rnet_plugin.option_file import OptionFileError
-    from r2rnet_plugin.safe_load import CheckpointError
+    from r2rnet_plugin.utils.option_checks import OptionError
+    from r2rnet_plugin.utils.option_file import OptionFileError
+    from r2rnet_plugin.utils.safe_load import CheckpointError
     return OptionFileError, OptionError, CheckpointError, DiskFullError, BadSampleError
 
 
@@ -112,7 +112,7 @@ def make_parse_options(original):
     @functools.wraps(original)
     def parse_options(root_path, is_train=True):
         from r2rnet_plugin.compat import install_run_fixes
-        from r2rnet_plugin.option_file import OptionFileError, check_run_options, read_option_file
+        from r2rnet_plugin.utils.option_file import OptionFileError, check_run_options, read_option_file
         sys.argv = [a.replace('--local-rank', '--local_rank', 1) if a.startswith('--local-rank') else a
                     for a in sys.argv]
         path = option_file_argument()
@@ -137,7 +137,7 @@ def make_parse_options(original):
 def make_ordered_yaml(original):
     """``ordered_yaml`` on PyYAML's safe loader and dumper (same ordered mappings, no code)."""
     def ordered_yaml():
-        from r2rnet_plugin.option_file import ordered_safe_yaml
+        from r2rnet_plugin.utils.option_file import ordered_safe_yaml
         return ordered_safe_yaml()
     ordered_yaml.__doc__ = original.__doc__
     return ordered_yaml

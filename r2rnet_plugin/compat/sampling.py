@@ -41,7 +41,7 @@ def make_seeded_iter(original):
 def seed_data_order(opt, logger, loaders):
     """Own generators, augmentation seeds and the resumed position for ``loaders`` (see above)."""
     import torch
-    from r2rnet_plugin.option_file import check_train_loader
+    from r2rnet_plugin.utils.option_file import check_train_loader
     train_loader, train_sampler, val_loaders = loaders[:3]
     state = RESUMING.pop('state', None)
     check_train_loader(opt, train_loader, len(train_loader.dataset))

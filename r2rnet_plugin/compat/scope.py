@@ -13,8 +13,8 @@ Every other run (Real-ESRGAN's, GFPGAN's, a plain MSRResNet) gets BasicSR as rel
 import functools
 import os
 
-from r2rnet_plugin.option_checks import OptionError
-from r2rnet_plugin.registration import REGISTERED_NAMES
+from r2rnet_plugin.utils.option_checks import OptionError
+from r2rnet_plugin.utils.registration import REGISTERED_NAMES
 
 OPT_IN_ENV = 'R2RNET_PLUGIN_BASICSR_FIXES'
 OPT_IN_KEY = 'r2rnet_plugin_fixes'

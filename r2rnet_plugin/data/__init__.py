@@ -2,7 +2,6 @@
 
 Not while ``prepare_lmdb`` (which needs no registry, nor torch) is the program being run.
 """
-from r2rnet_plugin import running_light_command
-from r2rnet_plugin._discovery import import_modules_with_suffix
+from r2rnet_plugin.utils.discovery import import_modules_with_suffix, running_light_command
 
 _modules = [] if running_light_command() else import_modules_with_suffix(__name__, __file__, '_dataset.py')

@@ -14,8 +14,8 @@ from r2rnet_plugin.data.image_io import decode_image
 from r2rnet_plugin.data.sample_seeds import sample_rng
 from r2rnet_plugin.data.source_checks import construction_problems
 from r2rnet_plugin.data.sources import resolve_source
-from r2rnet_plugin.option_checks import check_bool, check_choice, check_int, check_known_keys, check_number
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import check_bool, check_choice, check_int, check_known_keys, check_number
+from r2rnet_plugin.utils.registration import register_as
 
 PHASES = ('train', 'val', 'test')
 # The dataset's own options, and those BasicSR reads from the same section (build_dataset,

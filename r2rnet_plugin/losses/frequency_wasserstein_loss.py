@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
-from r2rnet_plugin.option_checks import check_weights
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import check_weights
+from r2rnet_plugin.utils.registration import register_as
 
 
 def sorted_wasserstein(u, v):

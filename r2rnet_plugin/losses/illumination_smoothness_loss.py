@@ -4,8 +4,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
-from r2rnet_plugin.option_checks import check_weights
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import check_weights
+from r2rnet_plugin.utils.registration import register_as
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)
 

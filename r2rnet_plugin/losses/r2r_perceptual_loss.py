@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
-from r2rnet_plugin.option_checks import check_weights
-from r2rnet_plugin.registration import register_as
-from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint
+from r2rnet_plugin.utils.option_checks import check_weights
+from r2rnet_plugin.utils.registration import register_as
+from r2rnet_plugin.utils.safe_load import CheckpointError, load_checkpoint
 
 # (name, in_channels, out_channels) of the convolutions up to conv4_3; 'pool' is a 2x2 max-pool.
 VGG16_TO_CONV4_3 = (

@@ -3,10 +3,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
-from r2rnet_plugin.option_checks import check_weights
+from r2rnet_plugin.utils.option_checks import check_weights
 from r2rnet_plugin.losses.illumination_smoothness_loss import IlluminationSmoothnessLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.registration import register_as
 
 
 @register_as(LOSS_REGISTRY)

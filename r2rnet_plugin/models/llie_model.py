@@ -6,14 +6,13 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
-from r2rnet_plugin.compat import install_run_fixes
-from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
+from r2rnet_plugin.ops.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import ComponentsForward, wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
-from r2rnet_plugin.option_checks import build_checked_loss, check_number
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import build_checked_loss, check_number
+from r2rnet_plugin.utils.registration import register_as, run_model_hooks
 
 # ``train:`` loss options and what each loss is called with. Names are the network's outputs
 # (``enhanced`` and the fields of its ``components(x)``, e.g. RetinexNet's R, L, I_delta or
@@ -55,7 +54,7 @@ class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin,
     OPTION_KEYS = {'train_keys': ('grad_clip_norm', *MIXED_PRECISION_KEYS), 'loss_keys': tuple(LOSS_INPUTS)}
 
     def __init__(self, opt):
-        install_run_fixes()  # BasicSR's fixes for runs of this model (r2rnet_plugin.compat)
+        run_model_hooks()  # BasicSR's fixes for runs of this model (installed by register())
         train_opt = opt.get('train') or {}
         unknown = [key for key in train_opt if key.endswith('_opt') and key not in LOSS_INPUTS]
         if opt.get('is_train') and unknown:

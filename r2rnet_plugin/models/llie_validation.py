@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger, imwrite, tensor2img
-from r2rnet_plugin.inference.allocator import release_freed_memory
+from r2rnet_plugin.ops.allocator import release_freed_memory
 
 COMPONENT_NAMES = ('R', 'L', 'R_denoised', 'I_delta')
 

@@ -15,8 +15,8 @@ import contextlib
 import torch
 
 from basicsr.utils import get_root_logger
-from r2rnet_plugin.inference.enhancer import cpu_supports_bf16
-from r2rnet_plugin.option_checks import OptionError, check_choice
+from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16
+from r2rnet_plugin.utils.option_checks import OptionError, check_choice
 from r2rnet_plugin.models.training_state import ExtraTrainingState
 
 MIXED_PRECISION_KEYS = ('mixed_precision',)

@@ -1,7 +1,7 @@
 """What each training stage of R2RNet trains, needs, and is judged by."""
 from dataclasses import dataclass
 
-from r2rnet_plugin.option_checks import check_choice
+from r2rnet_plugin.utils.option_checks import check_choice
 
 SUB_NETWORKS = ('decom', 'denoise', 'relight')
 

@@ -9,15 +9,14 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import use_fast_cpu_training
 from r2rnet_plugin.archs.r2rnet_arch import run_stages
-from r2rnet_plugin.compat import install_run_fixes
-from r2rnet_plugin.inference.allocator import reuse_freed_memory_on_cpu
+from r2rnet_plugin.ops.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
 from r2rnet_plugin.models.training_guard import VAL_KEYS, NonFiniteLossGuard, check_model_options
-from r2rnet_plugin.option_checks import build_checked_loss, check_bool
-from r2rnet_plugin.registration import register_as
+from r2rnet_plugin.utils.option_checks import build_checked_loss, check_bool
+from r2rnet_plugin.utils.registration import register_as, run_model_hooks
 
 # Short names of the loss terms in logs and tensorboard.
 LOG_NAMES = {'pixel_opt': 'l_pix', 'perceptual_opt': 'l_percep', 'frequency_opt': 'l_freq', 'decom_opt': 'l_decom'}
@@ -50,7 +49,7 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
                    'val_keys': VAL_KEYS + ('output',)}
 
     def __init__(self, opt):
-        install_run_fixes()  # BasicSR's fixes for runs of this model (r2rnet_plugin.compat)
+        run_model_hooks()  # BasicSR's fixes for runs of this model (installed by register())
         check_model_options(opt, **self.OPTION_KEYS)
         super().__init__(opt)
         self.stage = get_stage(opt['train'].get('stage', 'relight')) if self.is_train else None

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 
 from basicsr.utils import get_root_logger
-from r2rnet_plugin.option_checks import OptionError, check_int, check_known_keys, check_loss_options, check_number
+from r2rnet_plugin.utils.option_checks import OptionError, check_int, check_known_keys, check_loss_options, check_number
 from r2rnet_plugin.models.training_state import ExtraTrainingState
 
 # ``train:`` keys BasicSR's training pipeline and BaseModel read.

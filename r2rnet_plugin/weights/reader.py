@@ -1,12 +1,12 @@
 """Build an R2RNet from a weights file: BasicSR-style, or the three published checkpoints.
 
-Files are read with :func:`r2rnet_plugin.safe_load.load_checkpoint`: no pickled code runs.
+Files are read with :func:`r2rnet_plugin.utils.safe_load.load_checkpoint`: no pickled code runs.
 """
 import torch
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.convert_official import STAGES, convert_official
-from r2rnet_plugin.safe_load import CheckpointError, load_checkpoint
+from r2rnet_plugin.utils.safe_load import CheckpointError, load_checkpoint
 
 # Preferred entries of a BasicSR file: the EMA weights where present (as Real-ESRGAN does).
 PARAM_KEYS = ('params_ema', 'params')

@@ -7,7 +7,7 @@ import math
 import cv2
 import numpy as np
 
-from r2rnet_plugin.atomic_files import atomic_write_bytes
+from r2rnet_plugin.utils.atomic_files import atomic_write_bytes
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, GREY, LIGHT, WHITE = (0, 0, 0), (110, 110, 110), (225, 225, 225), (255, 255, 255)

@@ -18,13 +18,13 @@ import torch
 from tqdm import tqdm
 
 from basicsr.utils.registry import DATASET_REGISTRY
-from r2rnet_plugin.benchmarking.config import BenchmarkConfigError
-from r2rnet_plugin.benchmarking.cost import Cost, measure_cost
-from r2rnet_plugin.benchmarking.device import describe_device, precision_dtype, resolve_device
-from r2rnet_plugin.benchmarking.llie_archs import arch_class
-from r2rnet_plugin.benchmarking.methods import MethodLoadError, build_network
-from r2rnet_plugin.benchmarking.padding import PaddedNetwork
-from r2rnet_plugin.benchmarking.quality import image_quality, metric_names
+from r2rnet_plugin.comparison.config import BenchmarkConfigError
+from r2rnet_plugin.comparison.cost import Cost, measure_cost
+from r2rnet_plugin.comparison.device import describe_device, precision_dtype, resolve_device
+from r2rnet_plugin.comparison.llie_archs import arch_class
+from r2rnet_plugin.comparison.methods import MethodLoadError, build_network
+from r2rnet_plugin.comparison.padding import PaddedNetwork
+from r2rnet_plugin.comparison.quality import image_quality, metric_names
 
 
 SSIM_WINDOW = 11  # BasicSR's SSIM: an 11x11 Gaussian window, valid part only
@@ -173,7 +173,7 @@ class _Images:
 
 
 class BenchmarkRunner:
-    """Runs a :class:`~r2rnet_plugin.benchmarking.config.BenchmarkConfig`.
+    """Runs a :class:`~r2rnet_plugin.comparison.config.BenchmarkConfig`.
 
     Args:
         config (BenchmarkConfig): the checked options.

@@ -7,10 +7,10 @@ method raises :class:`MethodLoadError`, which the runner reports in that method'
 """
 import os
 
-from r2rnet_plugin.benchmarking.llie_archs import arch_class
-from r2rnet_plugin.benchmarking.widths import WIDTH_OPTION, channel_default, official_decom_width, width_of
+from r2rnet_plugin.comparison.llie_archs import arch_class
+from r2rnet_plugin.comparison.widths import WIDTH_OPTION, channel_default, official_decom_width, width_of
 from r2rnet_plugin.convert_official import STAGES, _shorten, convert_official, load_state_dict_file
-from r2rnet_plugin.safe_load import load_checkpoint, strip_module_prefix
+from r2rnet_plugin.utils.safe_load import load_checkpoint, strip_module_prefix
 
 
 class MethodLoadError(RuntimeError):
@@ -18,7 +18,7 @@ class MethodLoadError(RuntimeError):
 
 
 def build_network(spec):
-    """The network of a :class:`~r2rnet_plugin.benchmarking.config.MethodSpec`, weights loaded.
+    """The network of a :class:`~r2rnet_plugin.comparison.config.MethodSpec`, weights loaded.
 
     Returns:
         tuple: ``(net, notes)``: the network on the CPU in eval mode, and a list of remarks

@@ -27,13 +27,13 @@ import yaml
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from r2rnet_plugin import prepare_lmdb
-from r2rnet_plugin.basicsr_runner import run_basicsr
+from r2rnet_plugin.demo.basicsr_runner import run_basicsr
 from r2rnet_plugin.data.image_io import decode_image
-from r2rnet_plugin.demo_data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
-from r2rnet_plugin.demo_options import (BASELINES, baseline_options, benchmark_options, dataset_options, stage_options,
+from r2rnet_plugin.demo.data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
+from r2rnet_plugin.demo.options import (BASELINES, baseline_options, benchmark_options, dataset_options, stage_options,
                                         test_options, weights_path)
-from r2rnet_plugin.demo_report import evaluate, write_report
-from r2rnet_plugin.safe_load import load_checkpoint
+from r2rnet_plugin.demo.report import evaluate, write_report
+from r2rnet_plugin.utils.safe_load import load_checkpoint
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'samples')
 

@@ -2,7 +2,7 @@
 
 Three kinds of problem, each named by path: an image without a partner on the other side, an
 image that is empty, truncated, corrupt or not storable losslessly
-(:func:`r2rnet_plugin.data.source_images.read_source_image`), and a pair whose two images
+(:func:`r2rnet_plugin.lmdb_tool.source_images.read_source_image`), and a pair whose two images
 differ in size. Every image is decoded, in worker processes.
 """
 from dataclasses import dataclass
@@ -12,8 +12,8 @@ from tqdm import tqdm
 from r2rnet_plugin.data.image_io import ImageDecodeError
 from r2rnet_plugin.data.lmdb_meta import key_problem
 from r2rnet_plugin.data.pairing import partition_by_key
-from r2rnet_plugin.data.source_images import read_source_image
-from r2rnet_plugin.data.worker_pool import WorkerPool
+from r2rnet_plugin.lmdb_tool.source_images import read_source_image
+from r2rnet_plugin.lmdb_tool.worker_pool import WorkerPool
 
 
 @dataclass(frozen=True)

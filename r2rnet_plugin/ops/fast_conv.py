@@ -11,7 +11,7 @@ the same sums faster:
 
 They run only for float32 CPU tensors where no gradient is recorded, no dispatch mode (FLOP
 counters, tracers) or CPU autocast is active and nothing is being compiled; everywhere else the
-callers use ``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.archs.winograd_training`).
+callers use ``F.conv2d`` (or, in training, :mod:`r2rnet_plugin.ops.winograd_training`).
 ``R2RNET_FAST_CPU_CONV=0`` in the environment or ``set_fast_cpu_convs(False)`` turns them off.
 """
 import os

@@ -1,7 +1,7 @@
 """Write a benchmark's results: results.md (a table per dataset and the summary), results.csv
 (one row per dataset and method), summary.csv (mean ranks) and results.json.
 
-Each file is replaced in one step (:func:`r2rnet_plugin.atomic_files.atomic_write_text`), so
+Each file is replaced in one step (:func:`r2rnet_plugin.utils.atomic_files.atomic_write_text`), so
 the runner can rewrite them after every finished method: an interruption keeps the rows
 written so far and never leaves a half-written file. A value that could not be measured is
 ``n/a`` (null in JSON; the notes say why); PSNR/SSIM of a dataset without ground truth are
@@ -14,9 +14,9 @@ import math
 import os
 from collections import OrderedDict
 
-from r2rnet_plugin.atomic_files import atomic_write_text
-from r2rnet_plugin.benchmarking.figures import figure_files
-from r2rnet_plugin.benchmarking.ranking import mean_ranks, ranked_columns
+from r2rnet_plugin.utils.atomic_files import atomic_write_text
+from r2rnet_plugin.comparison.figures import figure_files
+from r2rnet_plugin.comparison.ranking import mean_ranks, ranked_columns
 
 # (key, Markdown header, decimals; None: text)
 COLUMNS = (

@@ -5,7 +5,7 @@ The format is BasicSR's (``basicsr.utils.lmdb_util.make_lmdb_from_imgs``): a fol
 ``<key>.png (h,w,c) <compression level>`` per image), the same keys in both LMDBs, so
 :class:`~r2rnet_plugin.data.llie_paired_dataset.LLIEPairedDataset` reads them with
 ``io_backend: {type: lmdb}``. Each image is stored as a lossless PNG of its decoded array
-(:func:`r2rnet_plugin.data.source_images.read_source_image`).
+(:func:`r2rnet_plugin.lmdb_tool.source_images.read_source_image`).
 
 Unlike ``make_lmdb_from_imgs``, which calls ``sys.exit`` and guesses the map size from the first
 image: images are read and encoded in worker processes with bounded memory; the LMDB map grows
@@ -25,9 +25,9 @@ import lmdb
 from tqdm import tqdm
 
 from r2rnet_plugin.data.lmdb_meta import META_INFO_NAME, format_meta_line, key_problem
-from r2rnet_plugin.data.source_images import read_source_image
-from r2rnet_plugin.data.worker_pool import WorkerPool
-from r2rnet_plugin.fsync import sync_folder
+from r2rnet_plugin.lmdb_tool.source_images import read_source_image
+from r2rnet_plugin.lmdb_tool.worker_pool import WorkerPool
+from r2rnet_plugin.utils.fsync import sync_folder
 
 LQ_LMDB_NAME, GT_LMDB_NAME = 'low.lmdb', 'high.lmdb'
 TEMP_PREFIX = '.prepare_lmdb-'
@@ -88,7 +88,7 @@ def write_lmdb_pair(out_dir, pairs, compress_level=1, workers=1, overwrite=False
     Args:
         out_dir (str): Output folder (created if missing).
         pairs (list[tuple[str, str, str]]): ``(key, lq_path, gt_path)``, checked beforehand
-            (:func:`r2rnet_plugin.data.pair_check.check_pairs`); keys are unique.
+            (:func:`r2rnet_plugin.lmdb_tool.pair_check.check_pairs`); keys are unique.
         compress_level (int): PNG compression level, 0 (fastest) to 9 (smallest).
         workers (int): Worker processes that read and encode the images.
         overwrite (bool): Replace existing LMDBs (only once the new ones are complete).

@@ -16,7 +16,7 @@ import numpy as np
 
 from basicsr.metrics import calculate_metric
 from basicsr.utils import tensor2img
-from r2rnet_plugin.benchmarking.loe import lightness_order_error
+from r2rnet_plugin.comparison.loe import lightness_order_error
 
 # name -> (BasicSR metric, on the Y channel, GT-mean scaled)
 FULL_REFERENCE = OrderedDict([

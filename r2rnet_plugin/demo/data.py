@@ -8,7 +8,7 @@ import os
 import cv2
 import numpy as np
 
-from r2rnet_plugin.data.synthesis import synthesize_low_light
+from r2rnet_plugin.demo.synthesis import synthesize_low_light
 
 TRAIN_PHOTOS = ('astronaut', 'coffee', 'rocket', 'motorcycle', 'immunohistochemistry', 'retina')
 VAL_PHOTOS = ('chelsea', 'colorwheel')

@@ -4,7 +4,7 @@ Training spends most of its time in 3x3 convolutions: the forward pass, the grad
 respect to the input and the one with respect to the weights each cost as much as the forward
 pass. For wide convolutions on large maps, where that is faster than oneDNN (measured ratios
 below), all three run on NNPACK: two of them are themselves size-keeping 3x3 convolutions
-(Winograd kernels, see :mod:`r2rnet_plugin.inference.fast_conv`), the third is an FFT
+(Winograd kernels, see :mod:`r2rnet_plugin.ops.fast_conv`), the third is an FFT
 convolution of tiles:
 
 - forward: ``y = conv(pad(x), W)``;
@@ -12,7 +12,7 @@ convolution of tiles:
   channels swapped, zero padding 2, folded back onto ``x`` for replicate padding (zero padding:
   padding 1, nothing to fold);
 - the weight gradient, by tiles in NNPACK's FFT convolution
-  (:mod:`r2rnet_plugin.archs.tiled_weight_gradient`); the bias gradient, a sum.
+  (:mod:`r2rnet_plugin.ops.tiled_weight_gradient`); the bias gradient, a sum.
 
 An opt-in speed mode (``train: fast_cpu_conv: true``, or
 :func:`r2rnet_plugin.archs.r2r_blocks.use_fast_cpu_training` on a network): the forward pass
@@ -25,8 +25,8 @@ convolutions enabled (``R2RNET_FAST_CPU_CONV=0`` turns them off, as for inferenc
 import torch
 import torch.nn.functional as F
 
-from r2rnet_plugin.archs.tiled_weight_gradient import weight_gradient_3x3
-from r2rnet_plugin.inference import fast_conv
+from r2rnet_plugin.ops.tiled_weight_gradient import weight_gradient_3x3
+from r2rnet_plugin.ops import fast_conv
 
 # Per image, a 3x3 convolution costs weight.numel() * H * W multiply-adds. Forward plus both
 # gradients, measured against oneDNN in the same run (2 AVX-512 cores, batch 4, R2RNet's

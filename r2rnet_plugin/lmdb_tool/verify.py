@@ -14,10 +14,10 @@ from tqdm import tqdm
 from r2rnet_plugin.data.image_io import ImageDecodeError
 from r2rnet_plugin.data.lmdb_meta import read_lmdb_meta
 from r2rnet_plugin.data.lmdb_open import LmdbReadError, open_lmdb_readonly, read_value
-from r2rnet_plugin.data.lmdb_writer import lmdb_paths
+from r2rnet_plugin.lmdb_tool.writer import lmdb_paths
 from r2rnet_plugin.data.pairing import format_list
-from r2rnet_plugin.data.source_images import decode_storable, read_source_image
-from r2rnet_plugin.data.worker_pool import WorkerPool
+from r2rnet_plugin.lmdb_tool.source_images import decode_storable, read_source_image
+from r2rnet_plugin.lmdb_tool.worker_pool import WorkerPool
 
 
 @dataclass(frozen=True)

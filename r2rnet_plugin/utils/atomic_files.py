@@ -9,7 +9,7 @@ it was.
 import os
 import tempfile
 
-from r2rnet_plugin.fsync import sync_folder
+from r2rnet_plugin.utils.fsync import sync_folder
 
 TEMP_SUFFIX = '.part'
 

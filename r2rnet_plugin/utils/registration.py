@@ -44,3 +44,18 @@ def register_as(registry, name=None):
                     RegistryNameWarning, stacklevel=2)
         return obj
     return deco
+
+
+_MODEL_HOOKS = []
+
+
+def call_before_each_model(hook):
+    """Have ``hook()`` called whenever a plugin model is built (``register()`` adds the run fixes)."""
+    if hook not in _MODEL_HOOKS:
+        _MODEL_HOOKS.append(hook)
+
+
+def run_model_hooks():
+    """Called by the plugin's models as they are built; the hooks decide themselves what to do."""
+    for hook in list(_MODEL_HOOKS):
+        hook()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from r2rnet_plugin.benchmarking.device import synchronize
+from r2rnet_plugin.comparison.device import synchronize
 
 MIB = 1024 * 1024
 

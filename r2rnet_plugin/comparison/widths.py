@@ -7,7 +7,7 @@ from the first tensor of the network's state dict whose first dimension is the c
 """
 import inspect
 
-from r2rnet_plugin.official_keys import plugin_key
+from r2rnet_plugin.weights.official_keys import plugin_key
 
 WIDTH_OPTION = 'channel'
 

@@ -24,8 +24,8 @@ import time
 import numpy as np
 import torch
 
-from r2rnet_plugin.fsync import sync_folder
-from r2rnet_plugin.safe_load import CheckpointError, UnsafeCheckpointError, load_checkpoint
+from r2rnet_plugin.utils.fsync import sync_folder
+from r2rnet_plugin.utils.safe_load import CheckpointError, UnsafeCheckpointError, load_checkpoint
 
 TEMP_MARK = '.tmp.'
 SAVE_RETRIES = 3
