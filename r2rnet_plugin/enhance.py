@@ -23,8 +23,9 @@ from tqdm import tqdm
 from r2rnet_plugin.convert_official import STAGES
 from r2rnet_plugin.ops.allocator import release_freed_memory, reuse_freed_memory
 from r2rnet_plugin.inference.batch import FAILED, enhance_files, list_inputs, summary
-from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer, resolve_device
+from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer
 from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16
+from r2rnet_plugin.utils.torch_helpers import resolve_device
 from r2rnet_plugin.inference.output_plan import OutputFolderError, check_output_folder
 from r2rnet_plugin.weights.reader import NonFiniteWeightsError, WeightsError, load_r2rnet
 

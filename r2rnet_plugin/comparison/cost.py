@@ -23,6 +23,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from r2rnet_plugin.comparison.device import synchronize
+from r2rnet_plugin.utils.torch_helpers import count_parameters
 
 MIB = 1024 * 1024
 
@@ -35,10 +36,6 @@ class Cost:
     latency_ms: float = math.nan
     peak_memory_mb: float = math.nan
     notes: list = field(default_factory=list)
-
-
-def count_parameters(net):
-    return sum(p.numel() for p in net.parameters())
 
 
 def count_macs(net, x):

@@ -4,22 +4,6 @@ import platform
 
 import torch
 
-PRECISION_DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-def resolve_device(name):
-    """``'cpu'``, ``'cuda'`` or ``'auto'`` (CUDA where available) as a :class:`torch.device`."""
-    if name == 'auto':
-        name = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if name == 'cuda' and not torch.cuda.is_available():
-        raise ValueError("option 'device: cuda', but CUDA is not available here (use cpu or auto)")
-    return torch.device(name)
-
-
-def precision_dtype(precision):
-    return PRECISION_DTYPES[precision]
-
-
 def _cpu_model():
     try:
         with open('/proc/cpuinfo', encoding='utf-8') as f:

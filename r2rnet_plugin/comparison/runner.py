@@ -20,7 +20,8 @@ from tqdm import tqdm
 from basicsr.utils.registry import DATASET_REGISTRY
 from r2rnet_plugin.comparison.config import BenchmarkConfigError
 from r2rnet_plugin.comparison.cost import Cost, measure_cost
-from r2rnet_plugin.comparison.device import describe_device, precision_dtype, resolve_device
+from r2rnet_plugin.comparison.device import describe_device
+from r2rnet_plugin.utils.torch_helpers import PRECISION_DTYPES, resolve_device
 from r2rnet_plugin.comparison.llie_archs import arch_class
 from r2rnet_plugin.comparison.methods import MethodLoadError, build_network
 from r2rnet_plugin.comparison.padding import PaddedNetwork
@@ -185,8 +186,8 @@ class BenchmarkRunner:
         self.progress = progress
         for i, spec in enumerate(config.methods):  # unknown archs stop everything before any work
             arch_class(spec.arch, f'methods[{i}] ({spec.name})')
-        self.device = resolve_device(config.device)
-        self.dtype = precision_dtype(config.precision)
+        self.device = resolve_device(config.device, "option 'device'")
+        self.dtype = PRECISION_DTYPES[config.precision]
         self.images = [_Images(opt, config.max_images, config.crop_border) for opt in config.datasets]
 
     def run(self, on_row=None):

@@ -14,6 +14,8 @@ epoch) count the same pairs and do not each rediscover them.
 import multiprocessing
 from multiprocessing import context as mp_context
 
+from r2rnet_plugin.utils.text import first_items
+
 POLICIES = ('fail', 'skip')
 DEFAULT_MAX_BAD_FRACTION = 0.1
 MAX_NAMED = 10
@@ -77,7 +79,7 @@ class BadPairs:
     def _check_fraction(self):
         bad = self.bad_names()
         if bad and len(bad) > self.max_fraction * self.total:
-            shown = ', '.join(bad[:MAX_NAMED]) + (f' and {len(bad) - MAX_NAMED} more' if len(bad) > MAX_NAMED else '')
+            shown = first_items(bad, MAX_NAMED)
             raise BadDataError(
                 f'{self.label}: {len(bad)} of {self.total} pairs are bad, more than max_bad_fraction '
                 f'{self.max_fraction} allows: {shown}. Fix or remove them (python -m r2rnet_plugin.prepare_lmdb '

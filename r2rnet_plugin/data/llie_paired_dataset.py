@@ -16,6 +16,7 @@ from r2rnet_plugin.data.source_checks import construction_problems
 from r2rnet_plugin.data.sources import resolve_source
 from r2rnet_plugin.utils.option_checks import check_bool, check_choice, check_int, check_known_keys, check_number
 from r2rnet_plugin.utils.registration import register_as
+from r2rnet_plugin.utils.text import first_items
 
 PHASES = ('train', 'val', 'test')
 # The dataset's own options, and those BasicSR reads from the same section (build_dataset,
@@ -180,8 +181,7 @@ class LLIEPairedDataset(data.Dataset):
         pairs = self.source.pairs
         if problems and self.policy == 'fail':
             listed = [str(problems[i]).rstrip('.') for i in sorted(problems)]
-            shown = '; '.join(listed[:MAX_NAMED]) + (f'; and {len(listed) - MAX_NAMED} more' if len(listed) > MAX_NAMED
-                                                     else '')
+            shown = first_items(listed, MAX_NAMED, sep='; ')
             raise BadSampleError(f'{self.label}: {len(problems)} of {len(pairs)} pairs cannot be used: {shown}.'
                                  + ''.join(f' {note}.' for note in notes)
                                  + ' Fix or remove them, or set bad_data: skip to leave them out.')

@@ -5,6 +5,7 @@ A key is what names one scene on both sides: a file stem (``12`` for ``low/12.jp
 ``paired_paths_from_folder`` neither sorts (its order follows the file system) nor reports
 which files lack a partner; here pairs are sorted by key and every unmatched entry is listed.
 """
+from r2rnet_plugin.utils.text import first_items
 
 MAX_LISTED = 20
 
@@ -55,6 +56,4 @@ def partition_by_key(lq_items, gt_items):
 
 def format_list(names, limit=MAX_LISTED):
     """``['a', 'b', ...]`` as text, cut after ``limit`` names with a count of the rest."""
-    shown = ', '.join(repr(name) for name in names[:limit])
-    rest = len(names) - limit
-    return shown + (f' and {rest} more' if rest > 0 else '')
+    return first_items((repr(name) for name in names), limit)

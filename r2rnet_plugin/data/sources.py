@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from r2rnet_plugin.data.lmdb_meta import read_lmdb_keys
 from r2rnet_plugin.data.pairing import format_list, match_by_key
+from r2rnet_plugin.utils.image_files import IMAGE_EXTENSIONS
 
 BACKENDS = ('disk', 'lmdb')
 LAYOUTS = ('lsrw', 'lol')
 LSRW_CAMERAS = ('Huawei', 'Nikon')
 LOW_NAME, HIGH_NAME = 'low', 'high'
-IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+IMG_EXTENSIONS = IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from r2rnet_plugin.inference.enhancer import COMPONENTS
-from r2rnet_plugin.inference.image_io import encode_image, is_image_file, map_pixels, photo_pixels, read_photo
+from r2rnet_plugin.inference.image_io import encode_image, map_pixels, photo_pixels, read_photo
+from r2rnet_plugin.utils.image_files import is_image_file
 from r2rnet_plugin.inference.image_probe import ImageReadError, check_regular_file, check_single_frame, probe_image
 from r2rnet_plugin.inference.memory import check_decode, check_pass
 from r2rnet_plugin.inference.output_plan import plan_outputs

@@ -5,8 +5,9 @@ import torch
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE
 from r2rnet_plugin.archs.r2rnet_arch import R2RComponents
 from r2rnet_plugin.inference.tiling import run_tiled
+from r2rnet_plugin.utils.torch_helpers import PRECISION_DTYPES
 
-PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+PRECISIONS = PRECISION_DTYPES
 COMPONENTS = ('R', 'L', 'R_denoised', 'I_delta')  # besides 'enhanced'
 # Smallest tile: R2RNet pads to a multiple of 8 and its U-Nets halve the image three times;
 # below 4 x 8 pixels their bottom level (3x3 and dilated convolutions) would see mostly padding.
@@ -15,15 +16,6 @@ MIN_TILE = 4 * UNET_MULTIPLE
 
 class NonFiniteOutputError(RuntimeError):
     """The network produced NaN or infinite values (e.g. weights that overflow in this precision)."""
-
-
-def resolve_device(name):
-    """``'auto'`` (CUDA where available), ``'cpu'`` or ``'cuda'`` as a :class:`torch.device`."""
-    if name == 'auto':
-        name = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError('--device cuda, but CUDA is not available here')
-    return torch.device(name)
 
 
 class Enhancer:

@@ -15,8 +15,8 @@ import numpy as np
 
 from r2rnet_plugin.inference.image_probe import ImageReadError
 from r2rnet_plugin.inference.safe_write import write_file
+from r2rnet_plugin.utils.image_files import EIGHT_BIT_ONLY
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 JPEG_EXTENSIONS = ('.jpg', '.jpeg')
 JPEG_QUALITY = 95
 
@@ -39,10 +39,6 @@ class Photo:
     dtype: np.dtype
     grey: bool
     alpha: Optional[np.ndarray] = None
-
-
-def is_image_file(path):
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _is_grey_alpha_png(content):
@@ -146,7 +142,7 @@ def encode_image(path, pixels):
     """
     ext = os.path.splitext(path)[1].lower()
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if ext in JPEG_EXTENSIONS else []
-    if ext in JPEG_EXTENSIONS + ('.bmp',) and pixels.dtype != np.uint8:
+    if ext in EIGHT_BIT_ONLY and pixels.dtype != np.uint8:
         pixels = quantise(pixels.astype(np.float32) / _INT_MAX.get(pixels.dtype, 1), np.uint8)
     try:
         ok, encoded = cv2.imencode(ext, pixels, params)

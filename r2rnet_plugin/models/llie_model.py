@@ -13,6 +13,7 @@ from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrec
 from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
 from r2rnet_plugin.utils.option_checks import build_checked_loss, check_number
 from r2rnet_plugin.utils.registration import register_as, run_model_hooks
+from r2rnet_plugin.utils.torch_helpers import count_parameters
 
 # ``train:`` loss options and what each loss is called with. Names are the network's outputs
 # (``enhanced`` and the fields of its ``components(x)``, e.g. RetinexNet's R, L, I_delta or
@@ -28,10 +29,6 @@ LOSS_INPUTS = OrderedDict([
     ('nonref_opt', ('enhanced', 'lq', 'curves')),
 ])
 DECOM_OUTPUTS = ('R_gt', 'L_gt')
-
-
-def count_parameters(net):
-    return sum(p.numel() for p in net.parameters())
 
 
 @register_as(MODEL_REGISTRY, 'R2RPluginLLIEModel')
