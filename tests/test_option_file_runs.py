@@ -82,3 +82,16 @@ def test_batch_larger_than_the_dataset_stops_at_start_up(tmp_path, decom_options
     assert "'datasets: train: batch_size_per_gpu' is 8" in result.stderr and '4 image pair' in result.stderr
     assert "stage 'decom'" in result.stderr and 'Traceback' not in result.stderr
     assert not list(tmp_path.glob('experiments/*/models/*.pth'))  # no untrained network for the next stage
+
+
+def test_a_run_failing_at_start_up_leaves_no_folders_and_restores_the_archived_one(tmp_path, decom_options):
+    earlier = tmp_path / 'experiments' / decom_options['name']
+    (earlier / 'models').mkdir(parents=True)
+    (earlier / 'models' / 'net_decom_latest.pth').write_bytes(b'an earlier run')
+    path = tmp_path / 'batch.yml'
+    path.write_text(broken(decom_options, lambda o: o['datasets']['train'].update(batch_size_per_gpu=8)))
+    result = run_train(path, tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / 'experiments').iterdir()) == [decom_options['name']]
+    assert (earlier / 'models' / 'net_decom_latest.pth').read_bytes() == b'an earlier run'
+    assert not (tmp_path / 'tb_logger').exists() or not any((tmp_path / 'tb_logger').iterdir())

@@ -8,14 +8,14 @@ compatibility" table lists every patch):
   installed: option files read safely and checked before use, and the distributed set-up where
   BasicSR's own cannot run (no CUDA). Each serves BasicSR's original code to runs that do not
   get the fix;
-- run fixes (:mod:`.checkpoints`, :mod:`.sampling`, :mod:`.reporting`), installed when the
+- run fixes (:mod:`.checkpoints`, :mod:`.sampling`, :mod:`.reporting`, :mod:`.start_up`), installed when the
   first run that gets them starts, and serving only those runs (:mod:`.scope`): runs of the
   plugin's models, of its commands, and runs that opt in.
 
 Each patch checks the code it replaces against BasicSR 1.4.2 and is skipped, with a warning
 naming it, where the installed basicsr differs (:mod:`.patching`).
 """
-from r2rnet_plugin.compat import checkpoints, launch, reporting, sampling, scope
+from r2rnet_plugin.compat import checkpoints, launch, reporting, sampling, scope, start_up
 from r2rnet_plugin.compat.imports import install_import_aliases
 from r2rnet_plugin.compat.patching import Patch
 
@@ -50,6 +50,8 @@ RUN_PATCHES = (
     Patch('dataloader_seeds', 'basicsr.train', 'create_train_val_dataloader', '7dc43480652eb6f4',
           sampling.make_create_dataloaders),
     Patch('final_validation_iter', BASE_MODEL, 'validation', '0b8825204831cbc5', reporting.make_clamped_validation),
+    Patch('start_up_folders', 'basicsr.utils.misc', 'mkdir_and_rename', '558067dec4933c52',
+          start_up.make_mkdir_and_rename, everywhere=True),
     Patch('eta', 'basicsr.utils.logger', 'MessageLogger', 'aab827f677bb9bfc', reporting.make_message_logger,
           everywhere=True),
 )

@@ -86,11 +86,17 @@ def run_pipeline(module_name, pipeline):
     """Run ``<module_name>.<pipeline>`` with the current directory as root; the plugin's own
     errors end the run with their message on one line (exit 1) instead of a traceback."""
     import importlib
+
+    from r2rnet_plugin.compat.start_up import undo_start_up_folders
     try:
         getattr(importlib.import_module(module_name), pipeline)(os.getcwd())
     except plugin_errors() as error:
+        undo_start_up_folders()
         print(f'error: {error}', file=sys.stderr, flush=True)
         raise SystemExit(1) from None
+    except (Exception, KeyboardInterrupt):
+        undo_start_up_folders()
+        raise
 
 
 def make_main_spec(module_name, pipeline):

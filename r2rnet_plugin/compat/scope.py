@@ -22,7 +22,7 @@ ALL = 'all'
 # The fixes a run can ask for by name (the others reach every run: see compat/__init__.py).
 OPTIONAL_FIXES = ('main_module', 'init_dist', 'model_to_device', 'load_resume_state', 'save_network',
                   'save_training_state', 'load_network', 'resume_training', 'data_order', 'final_validation_iter',
-                  'eta')
+                  'eta', 'start_up_folders')
 
 _process = {'command': False, 'current': None}
 
