@@ -40,14 +40,31 @@ def option_file_argument(argv=None):
     return None
 
 
+_read = {}  # option file path -> its options, or the OptionFileError reading it raised
+
+
+def read_once(path):
+    """The options in ``path``, read (safely) once per process: the ``__main__`` loader and
+    ``parse_options`` both need them. Raises the file's :class:`OptionFileError` each time."""
+    from r2rnet_plugin.utils.option_file import OptionFileError, read_option_file
+    if path not in _read:
+        try:
+            _read[path] = read_option_file(path)
+        except OptionFileError as error:
+            _read[path] = error
+    if isinstance(_read[path], Exception):
+        raise _read[path]
+    return _read[path]
+
+
 def read_command_line_options():
     """The options of ``-opt``, read safely; None when absent or unreadable (reported later)."""
-    from r2rnet_plugin.utils.option_file import OptionFileError, read_option_file
+    from r2rnet_plugin.utils.option_file import OptionFileError
     path = option_file_argument()
     if path is None:
         return None
     try:
-        return read_option_file(path)
+        return read_once(path)
     except OptionFileError:
         return None
 
@@ -118,23 +135,24 @@ def make_parse_options(original):
     @functools.wraps(original)
     def parse_options(root_path, is_train=True):
         from r2rnet_plugin.compat import install_run_fixes
-        from r2rnet_plugin.utils.option_file import OptionFileError, check_run_options, read_option_file
+        from r2rnet_plugin.utils.option_file import OptionFileError, check_run_options
         sys.argv = [a.replace('--local-rank', '--local_rank', 1) if a.startswith('--local-rank') else a
                     for a in sys.argv]
         path = option_file_argument()
-        opt = None
+        opt, in_scope = None, False
         if path is not None:
             try:
-                opt = read_option_file(path)
+                opt = read_once(path)
                 scope.opted_in(opt)  # a misspelt fix name is an error, also where it changes nothing
-                if scope.wants_any(opt):
+                in_scope = scope.wants_any(opt)
+                if in_scope:
                     check_run_options(opt, path, is_train=is_train)
             except OptionFileError as error:
                 _fail(error)
             except ValueError as error:  # an option value refused by name (the message has no file)
                 _fail(f'{error} (option file {path})')
         scope.set_current_run(opt)
-        if opt is not None and scope.wants_any(opt):
+        if in_scope:
             install_run_fixes()
         return original(root_path, is_train)
     return parse_options
