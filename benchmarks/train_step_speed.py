@@ -179,6 +179,18 @@ def time_in_fresh_process(*job):
         return pool.apply(time_step, job)
 
 
+def write_inputs(workdir, args):
+    """Random VGG16 and R2RNet weights in ``workdir`` (as :func:`stage_options` expects) and a
+    random batch; returns (VGG16 file, batch)."""
+    vgg_path = os.path.join(workdir, 'vgg16.weight')
+    torch.save(build_vgg16_features().state_dict(), vgg_path)
+    from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+    torch.save({'params': R2RNet(channel=args.channel).state_dict()}, os.path.join(workdir, 'r2rnet.pth'))
+    batch = {'lq': torch.rand(args.batch, 3, args.size, args.size) * 0.2,
+             'gt': torch.rand(args.batch, 3, args.size, args.size)}
+    return vgg_path, batch
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.manual_seed(0)
@@ -188,12 +200,7 @@ def main(argv=None):
                                       if args.fast_cpu_conv else
                                       "PyTorch's convolutions (train: fast_cpu_conv: false, the default)"))
     with tempfile.TemporaryDirectory() as workdir:
-        vgg_path = os.path.join(workdir, 'vgg16.weight')
-        torch.save({k: v for k, v in build_vgg16_features().state_dict().items()}, vgg_path)
-        from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-        torch.save({'params': R2RNet(channel=args.channel).state_dict()}, os.path.join(workdir, 'r2rnet.pth'))
-        batch = {'lq': torch.rand(args.batch, 3, args.size, args.size) * 0.2,
-                 'gt': torch.rand(args.batch, 3, args.size, args.size)}
+        vgg_path, batch = write_inputs(workdir, args)
         jobs = [(stage, precision) for stage in args.stages for precision in args.precisions]
         if 'relight' in args.stages:
             jobs.append(('reference', 'fp32'))

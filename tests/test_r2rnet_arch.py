@@ -108,6 +108,45 @@ def test_unknown_fft_mode():
         R2RNet(channel=8, fft_mode='cw')
 
 
+def test_complex_conv_modes_share_the_state_dict_and_the_output():
+    """``complex_conv: published`` (complexPyTorch's four real convolutions) computes what the fused
+    default computes, up to float32 rounding, with the same parameters: weights load either way."""
+    from r2rnet_plugin.archs.r2r_blocks import ComplexConv2d
+    fused = small_model()
+    published = R2RNet(channel=8, complex_conv='published').eval()
+    assert list(published.state_dict()) == list(fused.state_dict())
+    published.load_state_dict(fused.state_dict())
+    fused.load_state_dict(published.state_dict())
+    modes = {m.mode for m in published.modules() if isinstance(m, ComplexConv2d)}
+    assert modes == {'published'} and {m.mode for m in fused.modules() if isinstance(m, ComplexConv2d)} == {'fused'}
+    x = torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        a, b = fused.components(x), published.components(x)
+    scale = a.I_delta.abs().max()
+    assert scale > 0
+    assert (a.I_delta - b.I_delta).abs().max() <= 1e-5 * scale
+    assert torch.equal(a.R_denoised, b.R_denoised)  # only Relight-Net has complex convolutions
+
+
+def test_published_complex_conv_is_apply_complex():
+    """The published mode is complexPyTorch's ``apply_complex``, biases included, to the bit in float64."""
+    from r2rnet_plugin.archs.r2r_blocks import ComplexConv2d
+    torch.manual_seed(0)
+    conv = ComplexConv2d(3, 5, mode='published').double()
+    x = torch.randn(2, 3, 9, 11, dtype=torch.complex128)
+    expected = (conv.conv_r(x.real) - conv.conv_i(x.imag)) + 1j * (conv.conv_r(x.imag) + conv.conv_i(x.real))
+    out = conv(torch.cat((x.real, x.imag), dim=1))
+    assert torch.equal(out, torch.cat((expected.real, expected.imag), dim=1))
+
+
+@pytest.mark.parametrize('arch', ['R2RNet', 'R2RRelightNet'])
+def test_unknown_complex_conv_names_the_option_and_choices(arch):
+    from r2rnet_plugin.option_checks import OptionError
+    with pytest.raises(OptionError, match="option 'network_g: complex_conv' must be one of fused, published; "
+                                          "got 'four'"):
+        build_network({'type': arch, 'channel': 8, 'complex_conv': 'four'})
+
+
 @torch.no_grad()
 @pytest.mark.parametrize('dtype', [torch.float64, torch.bfloat16, torch.float16])
 def test_float_dtypes(dtype):

@@ -5,11 +5,11 @@ from the published model.py) holds one published step per stage on a fixed batch
 crops, at width 16, with recipe weights: loss terms, gradients, and in float64 the updates.
 Here the same step is taken by an R2RNetModel built from ``options/train_r2r_<stage>.yml``
 (shrunk as tests/tiny_setup.py does) in the published-compatible setting: ``fft_mode: batch``,
-fast CPU convolutions off, ``frequency_opt: {differentiable: false}``. float32: losses to 1e-6,
-gradients to 1e-4 of each tensor's largest value (Relight: to twice the published code's own
-float32 error, see the test). float64: gradients to 1e-10 of it, updates to 1e-10. Tensors are
-compared through their stored summaries (tests/step_fixture.py). ``pytest -s`` prints the
-measured differences; docs/training.md lists them.
+``complex_conv: published``, fast CPU convolutions off, ``frequency_opt: {differentiable: false}``.
+float32: losses to 1e-6, gradients to 1e-4 of each tensor's largest value. float64: gradients to
+1e-10 of it, updates to 1e-10. The default ``complex_conv: fused`` is checked against its own
+measured float32 bound. Tensors are compared through their stored summaries
+(tests/step_fixture.py). ``pytest -s`` prints the measured differences; docs/training.md lists them.
 """
 import pytest
 import torch
@@ -49,12 +49,14 @@ def weights_files(published, tmp_path_factory):
     return str(folder / 'published.pth'), write_vgg_file(folder / 'vgg16.weight')
 
 
-def plugin_step(stage, published, weights_files, root, dtype, fft_mode='batch', fast_convs=False, **train):
+def plugin_step(stage, published, weights_files, root, dtype, fft_mode='batch', complex_conv='published',
+                fast_convs=False, **train):
     """One ``optimize_parameters`` of the stage's R2RNetModel; returns (model, trained net, weights before)."""
     weights, vgg = weights_files
     opt = stage_options(stage, str(root / 'data'), vgg, channel=published['channel'], name=f'step_{stage}',
                         pretrain_network_g=weights)
     opt['network_g']['fft_mode'] = fft_mode
+    opt['network_g']['complex_conv'] = complex_conv
     if 'frequency_opt' in opt['train']:
         opt['train']['frequency_opt']['differentiable'] = False
     opt['train'].update(train)
@@ -121,20 +123,34 @@ def test_float32_step_matches_published(published, weights_files, tmp_path, stag
     model, net, before = plugin_step(stage, published, weights_files, tmp_path, torch.float32)
     loss_error = check_losses(model, stage, expected['losses'], 1e-6)
     errors = worst_errors(stage, net, before, expected['grads'], 'grads')
-    allowed = dict.fromkeys(errors, 1e-4)
-    if stage == 'relight':
-        # Its complex convolutions run fused (one real convolution of split tensors), which rounds
-        # otherwise than complexPyTorch's four; that spreads through the FFT branch. Bound: the
-        # published code's own float32 rounding here, twice (its worst float32 gradient tensor against
-        # its float64 one, 3.5e-3; measured 3.3e-3); the float64 test shows the arithmetic is the same.
-        own = max(published_float32_rounding(published['stages'][stage]).values())
-        allowed = dict.fromkeys(errors, max(1e-4, 2 * own))
-    worst = max(errors, key=lambda k: errors[k] / allowed[k])
-    print(f'{stage} float32: losses {loss_error:.1e}, gradients {max(errors.values()):.1e}, '
-          f'worst against its bound {errors[worst]:.1e} ({worst}, bound {allowed[worst]:.1e}), '
-          f'{sum(e > 1e-4 for e in errors.values())} of {len(errors)} tensors above 1e-4')
-    too_far = {k: f'{errors[k]:.2e} > {allowed[k]:.2e}' for k in errors if errors[k] > allowed[k]}
+    worst = max(errors, key=errors.get)
+    print(f'{stage} float32: losses {loss_error:.1e}, gradients {errors[worst]:.1e} ({worst})')
+    too_far = {k: f'{e:.2e}' for k, e in errors.items() if e > 1e-4}
     assert not too_far
+
+
+def test_fused_complex_conv_relight_step(published, weights_files, tmp_path):
+    """The default ``complex_conv: fused`` (one real convolution of split tensors per complex one)
+    rounds otherwise than complexPyTorch's four real convolutions; through the FFT branch's
+    complex-convolution biases (sums that nearly cancel) that moves Relight's float32 gradients by
+    3.3e-3 of a tensor's largest value (measured, docs/training.md), as far as the published code's
+    own float32 gradients are from its float64 ones (3.5e-3). float64 shows the arithmetic is the same."""
+    stage_entry = published['stages']['relight']
+    model, net, before = plugin_step('relight', published, weights_files, tmp_path, torch.float32,
+                                     complex_conv='fused')
+    check_losses(model, 'relight', stage_entry['float32']['losses'], 1e-6)
+    errors = worst_errors('relight', net, before, stage_entry['float32']['grads'], 'grads')
+    worst = max(errors, key=errors.get)
+    own = max(published_float32_rounding(stage_entry).values())
+    print(f'relight, complex_conv fused, float32: gradients {errors[worst]:.1e} ({worst}), '
+          f'{sum(e > 1e-4 for e in errors.values())} of {len(errors)} tensors above 1e-4; '
+          f'published float32 vs float64: {own:.1e}')
+    assert 1e-5 < errors[worst] <= 5e-3  # measured 3.3e-3: rounding, not a different computation
+    model, net, before = plugin_step('relight', published, weights_files, tmp_path, torch.float64,
+                                     complex_conv='fused')
+    errors = worst_errors('relight', net, before, stage_entry['float64']['grads'], 'grads')
+    print(f'relight, complex_conv fused, float64: gradients {max(errors.values()):.1e}')
+    assert max(errors.values()) <= 1e-10
 
 
 @pytest.mark.parametrize('stage', STAGES)

@@ -1,4 +1,5 @@
-"""benchmarks/train_step_speed.py runs end to end (tiny sizes; the timings themselves are not checked)."""
+"""benchmarks/train_step_speed.py and complex_conv_speed.py run end to end (tiny sizes; the timings
+themselves are not checked)."""
 import os
 import re
 import subprocess
@@ -104,3 +105,13 @@ def test_published_code_problems_are_reported_before_any_timing(tmp_path, model_
     assert result.returncode == 2
     assert message in result.stderr and '--published-code: ' in result.stderr, result.stderr
     assert 's/iter' not in result.stdout
+
+
+def test_complex_conv_benchmark_times_both_modes_side_by_side():
+    script = os.path.join(REPO, 'benchmarks', 'complex_conv_speed.py')
+    result = subprocess.run([sys.executable, script, *TINY], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert re.search(r'^  step 1: fused \d+\.\d{3} s, published \d+\.\d{3} s, ratio \d+\.\d\d$', out, re.M), out
+    assert re.search(r'^complex_conv fused: \d+\.\d{3} s/iter, published: \d+\.\d{3} s/iter$', out, re.M), out
+    assert re.search(r'^published / fused: \d+\.\d\dx \(median of the per-step ratios\)$', out, re.M), out

@@ -2,7 +2,8 @@
 
 Complex-valued feature maps are kept in *split* form: a real tensor whose channels are the real
 parts followed by the imaginary parts (``[B, 2C, H, W]``). A complex convolution then becomes one
-real convolution, and the complex ReLU of the reference (ReLU on both parts) a plain ReLU.
+real convolution (or, with ``complex_conv: published``, complexPyTorch's four), and the complex
+ReLU of the reference (ReLU on both parts) a plain ReLU.
 """
 import torch
 import torch.nn.functional as F
@@ -121,20 +122,38 @@ class ResBlock(nn.Module):
         return x + self.conv1(leaky_relu(self.conv0(x)))
 
 
+# How a complex convolution is computed (network_g: complex_conv); the parameters are the same.
+COMPLEX_CONV = ('fused', 'published')
+
+
 class ComplexConv2d(nn.Module):
     """Complex convolution ``(Wr + iWi) * (xr + ixi)`` with a bias on both real convs.
 
-    Matches complexPyTorch's ``ComplexConv2d`` (parameters ``conv_r`` and ``conv_i``), computed as a
-    single real convolution on split tensors with the block weight ``[[Wr, -Wi], [Wi, Wr]]``.
+    Matches complexPyTorch's ``ComplexConv2d`` (parameters ``conv_r`` and ``conv_i``).
+
+    Args:
+        mode (str): ``'fused'`` (default) computes it as a single real convolution on split tensors
+            with the block weight ``[[Wr, -Wi], [Wi, Wr]]`` and bias ``(br - bi, br + bi)``;
+            ``'published'`` as complexPyTorch's ``apply_complex`` does, four real convolutions,
+            each with its own bias: ``real = conv_r(xr) - conv_i(xi)``,
+            ``imag = conv_r(xi) + conv_i(xr)``. The same sums rounded in another order: the
+            published mode reproduces the published code's float32 training step, the fused one
+            is faster (docs/training.md).
     """
 
-    def __init__(self, in_ch, out_ch, kernel_size=3, padding=1):
+    def __init__(self, in_ch, out_ch, kernel_size=3, padding=1, mode='fused'):
         super().__init__()
+        if mode not in COMPLEX_CONV:
+            raise ValueError(f"complex_conv must be one of {', '.join(COMPLEX_CONV)}, got {mode!r}")
         self.conv_r = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
         self.conv_i = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding)
         self.padding = padding
+        self.mode = mode
         self.fast_training = False  # see use_fast_cpu_training
         self._fused_cache = None  # (parameter versions, fused weight, fused bias), inference only
+
+    def extra_repr(self):
+        return f'mode={self.mode}'
 
     def _fuse(self, dtype):
         wr, wi = self.conv_r.weight, self.conv_i.weight
@@ -157,7 +176,17 @@ class ComplexConv2d(nn.Module):
             self._fused_cache = (key, *self._fuse(dtype))
         return self._fused_cache[1:]
 
+    def _published_forward(self, x):
+        """complexPyTorch's ``apply_complex(conv_r, conv_i, x)`` on split tensors: PyTorch's own
+        convolutions, each adding its bias, then the differences and sums in its order."""
+        real, imag = x.chunk(2, dim=1)
+        out_real = self.conv_r(real) - self.conv_i(imag)
+        out_imag = self.conv_r(imag) + self.conv_i(real)
+        return torch.cat((out_real, out_imag), dim=1)
+
     def forward(self, x):
+        if self.mode == 'published':
+            return self._published_forward(x)
         weight, bias = self.fused_weight_and_bias(x.dtype)
         if fast_cpu_inference(x, weight):
             if weight.shape[-2:] == (3, 3):
@@ -189,13 +218,16 @@ def use_fast_cpu_training(module, enabled=True):
 
 
 class ComplexResidualBlock(nn.Module):
-    """Three complex 3x3 convolutions with complex ReLU, plus identity (``complex_net``)."""
+    """Three complex 3x3 convolutions with complex ReLU, plus identity (``complex_net``).
 
-    def __init__(self, channel):
+    ``complex_conv`` is the :class:`ComplexConv2d` mode of its convolutions.
+    """
+
+    def __init__(self, channel, complex_conv='fused'):
         super().__init__()
-        self.complex_conv0 = ComplexConv2d(channel, channel * 2)
-        self.complex_conv1 = ComplexConv2d(channel * 2, channel * 2)
-        self.complex_conv2 = ComplexConv2d(channel * 2, channel)
+        self.complex_conv0 = ComplexConv2d(channel, channel * 2, mode=complex_conv)
+        self.complex_conv1 = ComplexConv2d(channel * 2, channel * 2, mode=complex_conv)
+        self.complex_conv2 = ComplexConv2d(channel * 2, channel, mode=complex_conv)
 
     def forward(self, x):
         out = F.relu(self.complex_conv0(x))
@@ -244,10 +276,10 @@ class SpectralTransform:
 class SpectralFeatureBlock(nn.Module):
     """ResBlock, complex residual block in the frequency domain, ResBlock, plus identity."""
 
-    def __init__(self, channel, spectral):
+    def __init__(self, channel, spectral, complex_conv='fused'):
         super().__init__()
         self.resblock0 = ResBlock(channel)
-        self.complex_block = ComplexResidualBlock(channel)
+        self.complex_block = ComplexResidualBlock(channel, complex_conv)
         self.resblock1 = ResBlock(channel)
         self.spectral = spectral
 

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-from r2rnet_plugin.archs.r2r_blocks import (FFT_DIMS, ComplexConv2d, ComplexResidualBlock, SpectralFeatureBlock,
+from r2rnet_plugin.archs.r2r_blocks import (COMPLEX_CONV, FFT_DIMS, ComplexConv2d, ComplexResidualBlock, SpectralFeatureBlock,
                                             SpectralTransform, conv1x1, conv3x3, crop_to, leaky_relu,
                                             pad_to_multiple)
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
@@ -18,20 +18,21 @@ class FFTDetailBranch(nn.Module):
     A dilated stem and a spectral feature block at full resolution; at half resolution the
     features' spectrum, plus the lifted spectrum of the downscaled input, goes through complex
     residual blocks; back in space it is upsampled and refined by a second spectral block.
+    ``complex_conv`` is how its complex convolutions are computed (:class:`ComplexConv2d`).
     """
 
-    def __init__(self, in_ch=4, channel=64, fft_mode='chw'):
+    def __init__(self, in_ch=4, channel=64, fft_mode='chw', complex_conv='fused'):
         super().__init__()
-        c = channel
+        c, mode = channel, complex_conv
         self.spectral = SpectralTransform(fft_mode)
         self.stem = nn.ModuleList([conv3x3(in_ch, c, 2, 'zeros'), conv3x3(c, c, 2, 'zeros')])
-        self.feature_block0 = SpectralFeatureBlock(c, self.spectral)
+        self.feature_block0 = SpectralFeatureBlock(c, self.spectral, mode)
         self.down = nn.Conv2d(c, c, 2, stride=2)
-        self.input_lift = ComplexConv2d(in_ch, c)
-        self.spectrum_in = ComplexConv2d(c, c)
-        self.spectrum_blocks = nn.ModuleList([ComplexResidualBlock(c), ComplexResidualBlock(c)])
-        self.spectrum_out = ComplexConv2d(c, c, kernel_size=1, padding=0)
-        self.feature_block1 = SpectralFeatureBlock(c, self.spectral)
+        self.input_lift = ComplexConv2d(in_ch, c, mode=mode)
+        self.spectrum_in = ComplexConv2d(c, c, mode=mode)
+        self.spectrum_blocks = nn.ModuleList([ComplexResidualBlock(c, mode), ComplexResidualBlock(c, mode)])
+        self.spectrum_out = ComplexConv2d(c, c, kernel_size=1, padding=0, mode=mode)
+        self.feature_block1 = SpectralFeatureBlock(c, self.spectral, mode)
         self.out_convs = nn.ModuleList([conv3x3(c, c, padding_mode='zeros'), conv1x1(c, c)])
 
     def forward(self, x):
@@ -86,13 +87,18 @@ class R2RRelightNet(nn.Module):
             expect), ``'hw'`` (per channel over (H, W)) or ``'batch'`` (over the whole batch,
             (N, C, H, W), as the published code transforms: images of a batch mix; for
             reproducing published training, see docs/training.md).
+        complex_conv (str): how the FFT branch's complex convolutions are computed: ``'fused'``
+            (default; one real convolution each, faster) or ``'published'`` (complexPyTorch's four
+            real convolutions, as the published code: its float32 training step to rounding, see
+            docs/training.md). The same parameters either way.
     """
 
-    def __init__(self, channel=64, fft_mode='chw'):
+    def __init__(self, channel=64, fft_mode='chw', complex_conv='fused'):
         super().__init__()
         channel = check_int(channel, NETWORK_CHANNEL)
         fft_mode = check_choice(fft_mode, sorted(FFT_DIMS), 'network_g: fft_mode')
-        self.fft_branch = FFTDetailBranch(4, channel, fft_mode)
+        complex_conv = check_choice(complex_conv, COMPLEX_CONV, 'network_g: complex_conv')
+        self.fft_branch = FFTDetailBranch(4, channel, fft_mode, complex_conv)
         self.unet_branch = ContrastUNetBranch(4, channel)
         self.fuse = conv3x3(2 * channel, channel)
         self.out_conv = conv1x1(channel, 1)

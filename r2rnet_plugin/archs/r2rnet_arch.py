@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-from r2rnet_plugin.archs.r2r_blocks import FFT_DIMS, crop_to, pad_to_multiple
+from r2rnet_plugin.archs.r2r_blocks import COMPLEX_CONV, FFT_DIMS, crop_to, pad_to_multiple
 from r2rnet_plugin.archs.r2r_decom_arch import R2RDecomNet
 from r2rnet_plugin.archs.r2r_denoise_arch import R2RDenoiseNet
 from r2rnet_plugin.archs.r2r_relight_arch import R2RRelightNet
@@ -71,17 +71,21 @@ class R2RNet(nn.Module):
         channel (int): feature width of all three networks (64 in the published model).
         fft_mode (str): Relight-Net's FFT layout, ``'chw'`` (default), ``'hw'`` or ``'batch'``
             (the published code's whole-batch transform, see :class:`R2RRelightNet`).
+        complex_conv (str): how Relight-Net computes its complex convolutions, ``'fused'``
+            (default) or ``'published'`` (complexPyTorch's four real convolutions, see
+            :class:`R2RRelightNet`); the state dict is the same either way.
     """
 
     llie_arch = True  # listed by the benchmark among the low-light enhancement archs
 
-    def __init__(self, channel=64, fft_mode='chw'):
+    def __init__(self, channel=64, fft_mode='chw', complex_conv='fused'):
         super().__init__()
         channel = check_int(channel, NETWORK_CHANNEL)
         fft_mode = check_choice(fft_mode, sorted(FFT_DIMS), 'network_g: fft_mode')
+        complex_conv = check_choice(complex_conv, COMPLEX_CONV, 'network_g: complex_conv')
         self.decom = R2RDecomNet(channel)
         self.denoise = R2RDenoiseNet(channel)
-        self.relight = R2RRelightNet(channel, fft_mode)
+        self.relight = R2RRelightNet(channel, fft_mode, complex_conv)
 
     def components(self, x, upto='enhanced'):
         """Run the stages and return every intermediate as :class:`R2RComponents`.
