@@ -1,14 +1,21 @@
-"""Convert the three published R2RNet checkpoints into one BasicSR-style ``R2RNet`` weights file.
+"""Convert published checkpoints into one BasicSR-style weights file: the three R2RNet
+checkpoints (default), or the two of the RetinexNet PyTorch port (``--arch retinexnet``).
 
 Usage::
 
     python -m r2rnet_plugin.convert_official --decom Decom/20.tar --denoise Denoise/20.tar \\
         --relight Relight/20.tar --out r2rnet.pth
+    python -m r2rnet_plugin.convert_official --arch retinexnet --decom ckpts/Decom/9200.tar \\
+        --relight ckpts/Relight/9200.tar --out retinexnet.pth
 
 The output, ``{'params': state_dict}``, loads through BasicSR's usual
-``path: pretrain_network_g: r2rnet.pth`` for ``network_g: {type: R2RNet}``.
+``path: pretrain_network_g: r2rnet.pth`` for ``network_g: {type: R2RNet}`` (or
+``{type: R2RPluginRetinexNet}``). RetinexNet's checkpoints are those of
+github.com/aasharma90/RetinexNet_PyTorch (``ckpts/Decom``, ``ckpts/Relight``); the network's
+width and depth are read from them.
 
-Refused before anything is read or written: an ``--out`` that is a folder, whose folder does
+Refused before anything is read or written: ``--denoise`` missing for R2RNet or given for
+RetinexNet; an ``--out`` that is a folder, whose folder does
 not exist, or that is one of the inputs (compared as files, so a symlink or another spelling of
 the path is caught). Refused after reading: a checkpoint holding NaN or infinite values (the
 tensors are named). The output is written to a private temporary file beside it and renamed
@@ -25,6 +32,12 @@ from r2rnet_plugin.atomic_files import atomic_write
 from r2rnet_plugin.official_keys import REFERENCE_NAMES, plugin_key
 
 STAGES = ('decom', 'denoise', 'relight')
+RETINEXNET_STAGES = ('decom', 'relight')
+ARCHS = {  # --arch: (stages, what the checkpoints are called in messages, registered network type)
+    'r2rnet': (STAGES, 'published R2RNet', 'R2RNet'),
+    'retinexnet': (RETINEXNET_STAGES, 'RetinexNet PyTorch port (aasharma90/RetinexNet_PyTorch)',
+                   'R2RPluginRetinexNet'),
+}
 
 
 class CheckpointKeyError(ValueError):
@@ -98,8 +111,11 @@ def check_output_path(out, inputs):
                              'destroy the published checkpoint: choose another --out')
 
 
-def convert_stage(stage, reference_state, target_module, source='checkpoint'):
-    """Rename one reference network's state dict for ``target_module``, checking keys and shapes.
+def convert_stage(stage, reference_state, target_module, source='checkpoint', arch='r2rnet'):
+    """Rename one published network's state dict for ``target_module``, checking keys and shapes.
+
+    Args:
+        arch (str): a key of :data:`ARCHS`: whose checkpoint ``reference_state`` is.
 
     Raises:
         CheckpointKeyError: naming the unexpected, missing or mis-shaped keys.
@@ -107,13 +123,13 @@ def convert_stage(stage, reference_state, target_module, source='checkpoint'):
     expected = target_module.state_dict()
     converted, unexpected = {}, []
     for key, value in reference_state.items():
-        new_key = plugin_key(stage, key)
+        new_key = plugin_key(stage, key, arch)
         if new_key is None or new_key not in expected:
             unexpected.append(key)
         else:
             converted[new_key] = value
     missing = [k for k in expected if k not in converted]
-    reverse = {plugin_key(stage, k): k for k in reference_state}
+    reverse = {plugin_key(stage, k, arch): k for k in reference_state}
     mis_shaped = [f'{reverse[k]} {tuple(v.shape)} (expected {tuple(expected[k].shape)})'
                   for k, v in converted.items() if v.shape != expected[k].shape]
     problems = []
@@ -125,7 +141,7 @@ def convert_stage(stage, reference_state, target_module, source='checkpoint'):
         problems.append(f'wrong shapes: {_shorten(mis_shaped)}')
     if problems:
         raise CheckpointKeyError(
-            f'{source} does not look like a published R2RNet {REFERENCE_NAMES[stage]} checkpoint; '
+            f'{source} does not look like a {ARCHS[arch][1]} {REFERENCE_NAMES[stage]} checkpoint; '
             + '; '.join(problems))
     return converted
 
@@ -144,16 +160,61 @@ def convert_official(decom, denoise, relight, channel=64):
     return result
 
 
+def _retinexnet_size(decom_state):
+    """``(channel, num_layers)`` of the port's Decom-Net state dict; (64, 5), the port's, where
+    it does not tell (the key check then names what is wrong)."""
+    shallow = decom_state.get('net1_conv0.weight')
+    channel = int(shallow.shape[0]) if getattr(shallow, 'ndim', 0) == 4 else 64
+    layers = sum(1 for key in decom_state if plugin_key('decom', key, 'retinexnet') is not None
+                 and key.startswith('net1_convs.') and key.endswith('.weight'))
+    return channel, layers or 5
+
+
+def convert_retinexnet(decom, relight, channel=None, num_layers=None):
+    """Build a ``RetinexNet`` state dict from the PyTorch port's two state dicts (or file paths).
+
+    Args:
+        decom, relight: the port's ``ckpts/Decom/*.tar`` and ``ckpts/Relight/*.tar``.
+        channel, num_layers (int, optional): the network's; None reads them from ``decom``.
+    """
+    from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
+    states = {}
+    for stage, source in zip(RETINEXNET_STAGES, (decom, relight)):
+        name = source if isinstance(source, str) else f'the {stage} state dict'
+        states[stage] = (name, load_state_dict_file(source) if isinstance(source, str) else source)
+        check_finite(states[stage][1], name)
+    read_channel, read_layers = _retinexnet_size(states['decom'][1])
+    model = RetinexNet(channel=channel or read_channel, num_layers=num_layers or read_layers)
+    result = {}
+    for stage, (name, state) in states.items():
+        converted = convert_stage(stage, state, getattr(model, stage), name, arch='retinexnet')
+        result.update({f'{stage}.{k}': v for k, v in converted.items()})
+    return result
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
+    parser.add_argument('--arch', choices=sorted(ARCHS), default='r2rnet',
+                        help='whose checkpoints: r2rnet (default; --decom, --denoise, --relight) or '
+                             'retinexnet (the PyTorch port; --decom, --relight)')
     for stage in STAGES:
-        parser.add_argument(f'--{stage}', required=True,
-                            help=f'published {REFERENCE_NAMES[stage]} checkpoint (e.g. {stage.title()}/20.tar)')
+        parser.add_argument(f'--{stage}', required=stage != 'denoise',
+                            help=f'published {REFERENCE_NAMES[stage]} checkpoint (e.g. {stage.title()}/20.tar)'
+                            + ('; R2RNet only' if stage == 'denoise' else ''))
     parser.add_argument('--out', required=True, help='output file, e.g. r2rnet.pth')
     args = parser.parse_args(argv)
+    if args.arch == 'r2rnet' and args.denoise is None:
+        parser.error('--arch r2rnet needs --denoise (its Denoise-Net checkpoint); '
+                     'for the RetinexNet port give --arch retinexnet')
+    if args.arch == 'retinexnet' and args.denoise is not None:
+        parser.error('--denoise is for --arch r2rnet only: RetinexNet has no Denoise-Net')
+    stages, _, network_type = ARCHS[args.arch]
     try:
-        check_output_path(args.out, {f'--{stage}': getattr(args, stage) for stage in STAGES})
-        state = convert_official(args.decom, args.denoise, args.relight)
+        check_output_path(args.out, {f'--{stage}': getattr(args, stage) for stage in stages})
+        if args.arch == 'r2rnet':
+            state = convert_official(args.decom, args.denoise, args.relight)
+        else:
+            state = convert_retinexnet(args.decom, args.relight)
         _save(state, args.out)
     except (ValueError, OSError) as err:  # FileNotFoundError is an OSError
         print(f'error: {err}', file=sys.stderr)
@@ -161,7 +222,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f'Interrupted: {args.out} was not written.', file=sys.stderr)
         return 130
-    print(f'wrote {args.out} ({len(state)} tensors); load it with network_g: {{type: R2RNet}} '
+    print(f'wrote {args.out} ({len(state)} tensors); load it with network_g: {{type: {network_type}}} '
           f'and path: pretrain_network_g: {args.out}')
     return 0
 
