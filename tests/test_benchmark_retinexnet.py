@@ -1,15 +1,19 @@
 """The benchmark's ``weights: {decom:, relight:}``: the RetinexNet PyTorch port's two published
 checkpoints, converted in memory as ``convert_official --arch retinexnet`` converts them."""
+import os
+
 import pytest
 import torch
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
-from r2rnet_plugin.benchmarking.config import BenchmarkConfigError, MethodSpec, parse_config
+from r2rnet_plugin.benchmarking.config import (BenchmarkConfigError, MethodSpec, is_no_reference, load_config,
+                                               parse_config)
 from r2rnet_plugin.benchmarking.methods import MethodLoadError, build_network, check_weight_files
 from r2rnet_plugin.convert_official import main as convert_command
 from r2rnet_plugin.official_keys import plugin_key
 from reference_weights import load_retinexnet_port_fixture
+from tiny_setup import REPO
 
 PORT_NAMES = {'decom': 'DecomNet', 'relight': 'RelightNet'}
 
@@ -82,3 +86,12 @@ def test_pair_and_triple_go_to_their_own_network(port_files, tmp_path):
         build_network(MethodSpec('retinex', {'type': 'R2RPluginRetinexNet'}, triple))
     with pytest.raises(MethodLoadError, match=r"method 'dce'.*R2RPluginZeroDCE has no decom, denoise, relight"):
         build_network(MethodSpec('dce', {'type': 'R2RPluginZeroDCE'}, port_files))
+
+
+def test_real_photos_options_use_the_published_pair_and_placeholder_paths():
+    config = load_config(os.path.join(REPO, 'options', 'benchmark', 'real_photos.yml'))
+    assert all(is_no_reference(d) for d in config.datasets)
+    retinexnet = next(m for m in config.methods if m.arch == 'R2RPluginRetinexNet')
+    assert sorted(retinexnet.weights) == ['decom', 'relight']
+    paths = [d['dataroot_lq'] for d in config.datasets] + [p for m in config.methods for p in m.weight_files()]
+    assert all(p.startswith('real_photos/') for p in paths)

@@ -3,7 +3,8 @@
 Weights are BasicSR files (``{'params'|'params_ema': state_dict}``, or a plain state dict), or
 published checkpoints converted in memory by :mod:`r2rnet_plugin.official_conversion` (what
 ``convert_official`` writes to a file): R2RNet's three (``{decom:, denoise:, relight:}``) or
-the RetinexNet PyTorch port's two (``{decom:, relight:}``, for ``R2RPluginRetinexNet``). Anything that goes wrong with one
+the RetinexNet PyTorch port's two (``{decom:, relight:}``, for
+``R2RPluginRetinexNet``). Anything that goes wrong with one
 method raises :class:`MethodLoadError`, which the runner reports in that method's row.
 """
 import os
