@@ -20,7 +20,7 @@ import sys
 import torch
 from tqdm import tqdm
 
-from r2rnet_plugin.convert_official import STAGES
+from r2rnet_plugin.weights.official import STAGES
 from r2rnet_plugin.ops.allocator import release_freed_memory, reuse_freed_memory
 from r2rnet_plugin.inference.batch import FAILED, enhance_files, list_inputs, summary
 from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer

@@ -30,3 +30,27 @@ def reference_state_dict(net, schema=None):
         fan_in = v.numel() // shape[0]
         state[key] = v * gain * math.sqrt(2 / fan_in) if v.ndim >= 2 else v * bias
     return state
+
+
+# The RetinexNet PyTorch port fixture (tests/data/README.md), made by benchmarks/retinexnet_port_fixture.py.
+PORT_GAINS = {'DecomNet': (1.2, 0.05), 'RelightNet': (1.0, 0.05)}
+
+
+def load_retinexnet_port_fixture():
+    return torch.load(os.path.join(DATA, 'retinexnet_port.pt'), weights_only=True)
+
+
+def retinexnet_port_state_dict(net, schema):
+    """Seeded weights in the port's format for ``net`` ('DecomNet' or 'RelightNet').
+
+    For each key KEY of ``schema[net]`` (``[(key, shape), ...]``): ``v = torch.randn(shape)`` from
+    a generator seeded with ``crc32("RetinexNet.NET.KEY")``; weights ``v * gain * sqrt(2 / fan_in)``
+    (``fan_in = numel // shape[0]``), biases ``v * bias_scale`` (:data:`PORT_GAINS`).
+    """
+    gain, bias = PORT_GAINS[net]
+    state = {}
+    for key, shape in schema[net]:
+        g = torch.Generator().manual_seed(zlib.crc32(f'RetinexNet.{net}.{key}'.encode()))
+        v = torch.randn(shape, generator=g, dtype=torch.float32)
+        state[key] = v * gain * math.sqrt(2 / (v.numel() // shape[0])) if v.ndim >= 2 else v * bias
+    return state

@@ -1,9 +1,14 @@
-"""RetinexNet (Wei et al., "Deep Retinex Decomposition for Low-Light Enhancement", BMVC 2018).
+"""RetinexNet (Wei et al., "Deep Retinex Decomposition for Low-Light Enhancement", BMVC 2018),
+as the PyTorch port github.com/aasharma90/RetinexNet_PyTorch (``model.py``) builds it, the port
+R2RNet's published code borrows from.
 
-Decom-Net splits an image into reflectance R and illumination L; Enhance-Net (``relight``)
-brightens L with an encoder-decoder and multi-scale fusion; the output is ``R * I_delta``.
-Convolutions zero-pad as the authors' TensorFlow code does. The paper also denoises R with
-BM3D at test time; that step is left out here.
+Decom-Net splits an image into reflectance R and illumination L; Relight-Net brightens L with an
+encoder-decoder whose up-convolutions see the upsampled features concatenated with the skip, and
+a multi-scale fusion; the output is ``R * I_delta``. Every convolution pads by replicating the
+border, as the port's do, except the last one, which pads nothing (the 1x1 fusion before it pads
+by one pixel instead). The port's published LOL checkpoints convert with
+``python -m r2rnet_plugin.convert_official --arch retinexnet``. Unlike the authors' TensorFlow
+code (zero padding, additive skips) and the paper, R is not denoised with BM3D at test time.
 """
 from typing import NamedTuple
 
@@ -24,21 +29,27 @@ class RetinexComponents(NamedTuple):
     enhanced: torch.Tensor  # R * I_delta, 3 channels
 
 
+def _conv(in_channels, out_channels, kernel_size, stride=1, padding=None):
+    """A convolution padding by border replication (by ``kernel_size // 2`` unless given)."""
+    padding = kernel_size // 2 if padding is None else padding
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                     padding_mode='replicate')
+
+
 class RetinexDecom(nn.Module):
     """``x -> (R, L)`` in (0, 1): a 9x9 conv on ``cat(max over RGB, RGB)`` (no activation),
     ``num_layers`` 3x3 conv + ReLU layers, a 3x3 conv to 4 maps and a sigmoid.
 
     Args:
         channel (int): feature width (64 in the paper).
-        num_layers (int): 3x3 conv + ReLU layers (5 in the paper).
+        num_layers (int): 3x3 conv + ReLU layers (5 in the paper and the port).
     """
 
     def __init__(self, channel=64, num_layers=5):
         super().__init__()
-        self.shallow = nn.Conv2d(4, channel, 9, padding=4)
-        self.layers = nn.ModuleList(
-            nn.Conv2d(channel, channel, 3, padding=1) for _ in range(num_layers))
-        self.recon = nn.Conv2d(channel, 4, 3, padding=1)
+        self.shallow = _conv(4, channel, 9)
+        self.layers = nn.ModuleList(_conv(channel, channel, 3) for _ in range(num_layers))
+        self.recon = _conv(channel, 4, 3)
 
     def forward(self, x):
         feat = self.shallow(torch.cat((x.amax(dim=1, keepdim=True), x), dim=1))
@@ -49,9 +60,10 @@ class RetinexDecom(nn.Module):
 
 
 class RetinexRelight(nn.Module):
-    """``(R, L) -> I_delta``: three stride-2 convs down, three nearest-resize + conv up with
-    additive skips, the decoder outputs resized to full size, concatenated and fused (1x1),
-    then a 3x3 conv to one map. Any input size (each level is resized to its skip's size).
+    """``(R, L) -> I_delta``: a 3x3 conv on ``cat(R, L)``, three stride-2 convs down, three
+    levels up (nearest resize to the skip's size, concatenated with the skip, 3x3 conv + ReLU),
+    the decoder outputs resized to full size, concatenated, fused by a 1x1 conv that pads one
+    pixel, and an unpadded 3x3 conv to one map (no activation). Any input size.
 
     Args:
         channel (int): feature width (64 in the paper).
@@ -60,11 +72,11 @@ class RetinexRelight(nn.Module):
     def __init__(self, channel=64):
         super().__init__()
         c = channel
-        self.in_conv = nn.Conv2d(4, c, 3, padding=1)
-        self.downs = nn.ModuleList(nn.Conv2d(c, c, 3, stride=2, padding=1) for _ in range(3))
-        self.ups = nn.ModuleList(nn.Conv2d(c, c, 3, padding=1) for _ in range(3))
-        self.fusion = nn.Conv2d(3 * c, c, 1)
-        self.out_conv = nn.Conv2d(c, 1, 3, padding=1)
+        self.in_conv = _conv(4, c, 3)
+        self.downs = nn.ModuleList(_conv(c, c, 3, stride=2) for _ in range(3))
+        self.ups = nn.ModuleList(_conv(2 * c, c, 3) for _ in range(3))
+        self.fusion = _conv(3 * c, c, 1, padding=1)
+        self.out_conv = nn.Conv2d(c, 1, 3)
 
     def forward(self, R, L):
         feat = self.in_conv(torch.cat((R, L), dim=1))
@@ -74,7 +86,8 @@ class RetinexRelight(nn.Module):
             skips.append(feat)
         decoded = []
         for up, skip in zip(self.ups, reversed(skips[:-1])):
-            feat = F.relu(up(F.interpolate(feat, size=skip.shape[-2:], mode='nearest'))) + skip
+            upsampled = F.interpolate(feat, size=skip.shape[-2:], mode='nearest')
+            feat = F.relu(up(torch.cat((upsampled, skip), dim=1)))
             decoded.append(feat)
         size = decoded[-1].shape[-2:]
         multi_scale = [F.interpolate(d, size=size, mode='nearest') for d in decoded[:-1]] + decoded[-1:]
@@ -83,10 +96,11 @@ class RetinexRelight(nn.Module):
 
 @register_as(ARCH_REGISTRY, 'R2RPluginRetinexNet')
 class RetinexNet(nn.Module):
-    """RetinexNet: ``forward(x)`` returns the enhanced image ``R * I_delta``.
+    """RetinexNet: ``forward(x)`` returns the enhanced image ``R * I_delta`` (not clipped).
 
     Sub-modules ``decom`` (``x -> (R, L)``) and ``relight`` (``(R, L) -> I_delta``); any input
-    size.
+    size. With the defaults its parameters are the port's, renamed (see
+    :mod:`r2rnet_plugin.weights.official_keys`).
 
     Args:
         channel (int): feature width of both networks (64 in the paper).

@@ -27,8 +27,9 @@ Schema (every key but ``dataset`` (or ``datasets``) and ``methods`` is optional)
       - name: R2RNet (official)    # default: the network type
         network: {type: R2RNet, channel: 64}
         weights: [Decom/20.tar, Denoise/20.tar, Relight/20.tar]
-        # weights: null (no weights), a BasicSR file {'params'|'params_ema': state_dict}, or for
-        # R2RNet the three official checkpoints as a list or {decom:, denoise:, relight:}
+        # weights: null (no weights), a BasicSR file {'params'|'params_ema': state_dict}, for
+        # R2RNet the three official checkpoints as a list or {decom:, denoise:, relight:}, for
+        # R2RPluginRetinexNet the PyTorch port's two as {decom:, relight:} (ckpts/Decom/9200.tar, ...)
         param_key: ~               # params (default) or params_ema, for BasicSR files
         strict: true               # false: load the tensors that fit, note the others
         pad_to: ~                  # N: pad inputs to a multiple of N, crop the output back
@@ -62,7 +63,7 @@ class MethodSpec:
     """One entry of ``methods:``."""
     name: str
     network: dict
-    weights: object = None  # None, a path, or the three official R2RNet checkpoints (dict)
+    weights: object = None  # None, a path, or published checkpoints {stage: path} (R2RNet 3, RetinexNet 2)
     param_key: str = None
     strict: bool = True
     pad_to: int = None
@@ -248,20 +249,29 @@ def _methods(methods):
         names.add(name)
         pad_to = _int_option(f'{where}: pad_to', method.get('pad_to'), 1, allow_none=True)
         pad_mode = _choice(f'{where}: pad_mode', method.get('pad_mode', 'replicate'), PAD_MODES)
-        specs.append(MethodSpec(name, dict(network), _weights(where, method.get('weights')),
+        specs.append(MethodSpec(name, dict(network), _weights(f'{where} ({name!r})', method.get('weights')),
                                 method.get('param_key'), bool(method.get('strict', True)), pad_to, pad_mode))
     return specs
 
 
 def _weights(where, weights):
-    """None, a path, or the three official R2RNet checkpoints as ``{decom:, denoise:, relight:}``."""
+    """None, a path, or published checkpoints: R2RNet's three as ``{decom:, denoise:, relight:}``
+    (or a list in that order), the RetinexNet port's two as ``{decom:, relight:}``."""
     if weights is None or isinstance(weights, str):
         return weights
     if isinstance(weights, (list, tuple)) and len(weights) == len(OFFICIAL_STAGES):
         weights = dict(zip(OFFICIAL_STAGES, weights))
-    if isinstance(weights, dict) and sorted(weights) == sorted(OFFICIAL_STAGES) \
-            and all(isinstance(v, str) for v in weights.values()):
-        return {stage: weights[stage] for stage in OFFICIAL_STAGES}
-    raise BenchmarkConfigError(f'{where}: weights must be null, a weights file, or (R2RNet) the three official '
-                               f'checkpoints as [decom, denoise, relight] or {{decom:, denoise:, relight:}}; '
-                               f'got {weights!r}')
+    if not isinstance(weights, dict) or not all(isinstance(v, str) for v in weights.values()):
+        raise BenchmarkConfigError(f'{where}: weights must be null, a weights file, (R2RNet) the three official '
+                                   f'checkpoints as [decom, denoise, relight] or {{decom:, denoise:, relight:}}, '
+                                   f'or (RetinexNet) the PyTorch port\'s two as {{decom:, relight:}}; got {weights!r}')
+    unknown = sorted(map(str, set(weights) - set(OFFICIAL_STAGES)))
+    if unknown:
+        raise BenchmarkConfigError(f"{where}: weights: unknown key(s) {', '.join(unknown)}; published checkpoints "
+                                   'are {decom:, denoise:, relight:} (R2RNet) or {decom:, relight:} (RetinexNet)')
+    missing = [stage for stage in ('decom', 'relight') if stage not in weights]
+    if missing:
+        raise BenchmarkConfigError(f"{where}: weights: {{{', '.join(f'{k}:' for k in weights)}}} lacks "
+                                   f"{', '.join(f'{k}:' for k in missing)}; published checkpoints are "
+                                   '{decom:, denoise:, relight:} (R2RNet) or {decom:, relight:} (RetinexNet)')
+    return {stage: weights[stage] for stage in OFFICIAL_STAGES if stage in weights}

@@ -1,15 +1,18 @@
 """Build one benchmarked method: its network from ARCH_REGISTRY, then its weights.
 
 Weights are BasicSR files (``{'params'|'params_ema': state_dict}``, or a plain state dict), or
-for R2RNet the authors' three checkpoints, converted on the fly with
-:func:`r2rnet_plugin.convert_official.convert_official`. Anything that goes wrong with one
+published checkpoints converted in memory by :mod:`r2rnet_plugin.weights.official` (what
+``convert_official`` writes to a file): R2RNet's three (``{decom:, denoise:, relight:}``) or
+the RetinexNet PyTorch port's two (``{decom:, relight:}``, for
+``R2RPluginRetinexNet``). Anything that goes wrong with one
 method raises :class:`MethodLoadError`, which the runner reports in that method's row.
 """
 import os
 
 from r2rnet_plugin.comparison.llie_archs import arch_class
 from r2rnet_plugin.comparison.widths import WIDTH_OPTION, channel_default, official_decom_width, width_of
-from r2rnet_plugin.convert_official import STAGES, _shorten, convert_official, load_state_dict_file
+from r2rnet_plugin.weights.official import (RETINEXNET_STAGES, STAGES, convert_official, convert_retinexnet,
+                                               load_state_dict_file, shorten)
 from r2rnet_plugin.utils.safe_load import load_checkpoint, strip_module_prefix
 
 
@@ -77,17 +80,31 @@ def _fit_width(spec, cls, options, net, state):
 def _read_weights(spec, net):
     try:
         if isinstance(spec.weights, dict):
-            return _official_r2rnet(spec, net)
+            return _published(spec, net)
         return read_state_dict(spec.weights, spec.param_key)
     except (OSError, ValueError) as err:  # FileNotFoundError, CheckpointKeyError, unreadable files
         raise MethodLoadError(str(err)) from err
 
 
-def _official_r2rnet(spec, net):
+def _published(spec, net):
+    """The state dict converted from ``spec.weights``, published checkpoints ``{stage: path}``:
+    the RetinexNet port's two for a RetinexNet, R2RNet's three for an R2RNet-like network."""
+    from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
+    given = tuple(spec.weights)
+    if isinstance(net, RetinexNet):
+        if set(given) != set(RETINEXNET_STAGES):
+            raise MethodLoadError(f'method {spec.name!r}: {spec.arch} takes the RetinexNet PyTorch port\'s two '
+                                  f'checkpoints, weights: {{decom:, relight:}}; remove '
+                                  f'{", ".join(f"{k}:" for k in given if k not in RETINEXNET_STAGES)}')
+        return convert_retinexnet(spec.weights['decom'], spec.weights['relight'])
     missing = [stage for stage in STAGES if not hasattr(net, stage)]
     if missing:
-        raise MethodLoadError(f'the three official R2RNet checkpoints need an R2RNet-like network; '
-                              f'{spec.arch} has no {", ".join(missing)}')
+        raise MethodLoadError(f'method {spec.name!r}: the published checkpoints {{decom:, ...}} need an R2RNet '
+                              f'(three) or R2RPluginRetinexNet (two); {spec.arch} has no {", ".join(missing)}')
+    if set(given) != set(STAGES):
+        raise MethodLoadError(f'method {spec.name!r}: {spec.arch} takes the three published R2RNet checkpoints, '
+                              f'weights: {{decom:, denoise:, relight:}}; denoise: is missing ({{decom:, relight:}} '
+                              'is the RetinexNet port\'s pair, for network type R2RPluginRetinexNet)')
     width = official_decom_width(load_state_dict_file(spec.weights['decom']))
     return convert_official(*(spec.weights[stage] for stage in STAGES), channel=width)
 
@@ -125,7 +142,7 @@ def load_weights(net, state, strict, source):
     unexpected = [k for k in state if k not in expected]
     mis_shaped = [f'{k} {tuple(v.shape)} (network: {tuple(expected[k].shape)})'
                   for k, v in state.items() if k in expected and v.shape != expected[k].shape]
-    problems = [f'{label}: {_shorten(keys, 6)}' for label, keys in
+    problems = [f'{label}: {shorten(keys, 6)}' for label, keys in
                 (('missing', missing), ('unexpected', unexpected), ('wrong shape', mis_shaped)) if keys]
     fitting = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
     if problems and (strict or not fitting):

@@ -1,8 +1,10 @@
-"""How the published R2RNet checkpoints' parameter names map onto this plugin's modules.
+"""How published checkpoints' parameter names map onto this plugin's modules.
 
-The reference names every layer by hand (``conv0`` ... ``conv29``, ``RM0`` ... ``RM3``); the
-plugin builds the same layers from repeated blocks. Each rule below rewrites one reference
-module path (the key without ``.weight`` / ``.bias``) into the plugin's.
+R2RNet: the reference names every layer by hand (``conv0`` ... ``conv29``, ``RM0`` ... ``RM3``);
+the plugin builds the same layers from repeated blocks. RetinexNet: the PyTorch port
+(aasharma90/RetinexNet_PyTorch) names them ``net1_*`` (Decom-Net) and ``net2_*`` (Relight-Net).
+Each rule rewrites one published module path (the key without ``.weight`` / ``.bias``) into the
+plugin's, relative to the stage's sub-module.
 """
 import re
 
@@ -62,13 +64,35 @@ RULES = {
 
 REFERENCE_NAMES = {'decom': 'DecomNet', 'denoise': 'DenoiseNet', 'relight': 'RelightNet'}
 
+RETINEXNET_RULES = {
+    'decom': [
+        (r'net1_conv0', 'shallow'),
+        (r'net1_convs\.(\d*[02468])', lambda m: f'layers.{int(m.group(1)) // 2}'),  # odd: the ReLUs
+        (r'net1_recon', 'recon'),
+    ],
+    'relight': [
+        (r'net2_conv0_1', 'in_conv'),
+        (r'net2_conv1_([123])', lambda m: f'downs.{int(m.group(1)) - 1}'),
+        (r'net2_deconv1_([123])', lambda m: f'ups.{int(m.group(1)) - 1}'),
+        (r'net2_fusion', 'fusion'),
+        (r'net2_output', 'out_conv'),
+    ],
+}
 
-def plugin_key(stage, reference_key):
-    """The plugin's name for ``reference_key`` of the reference network of ``stage``, or None."""
+# the rules of each arch of convert_official, one list per stage
+ARCH_RULES = {'r2rnet': RULES, 'retinexnet': RETINEXNET_RULES}
+
+
+def plugin_key(stage, reference_key, arch='r2rnet'):
+    """The plugin's name for ``reference_key`` of the published network of ``stage``, or None.
+
+    Args:
+        arch (str): ``'r2rnet'`` (the R2RNet reference) or ``'retinexnet'`` (the RetinexNet port).
+    """
     module, dot, param = reference_key.rpartition('.')
     if not dot or param not in ('weight', 'bias'):
         return None
-    for pattern, replacement in RULES[stage]:
+    for pattern, replacement in ARCH_RULES[arch].get(stage, ()):
         renamed, count = re.subn(rf'^{pattern}$', replacement, module)
         if count:
             return f'{renamed}.{param}'

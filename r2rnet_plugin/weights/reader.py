@@ -5,7 +5,7 @@ Files are read with :func:`r2rnet_plugin.utils.safe_load.load_checkpoint`: no pi
 import torch
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-from r2rnet_plugin.convert_official import STAGES, convert_official
+from r2rnet_plugin.weights.official import STAGES, convert_official
 from r2rnet_plugin.utils.safe_load import CheckpointError, load_checkpoint
 
 # Preferred entries of a BasicSR file: the EMA weights where present (as Real-ESRGAN does).
