@@ -27,7 +27,8 @@ from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer
 from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16
 from r2rnet_plugin.utils.torch_helpers import resolve_device
 from r2rnet_plugin.inference.output_plan import OutputFolderError, check_output_folder
-from r2rnet_plugin.weights.reader import NonFiniteWeightsError, WeightsError, load_r2rnet
+from r2rnet_plugin.weights.reader import load_r2rnet
+from r2rnet_plugin.weights.state_dicts import NonFiniteWeightsError, WeightsError
 
 
 def parse_args(argv):

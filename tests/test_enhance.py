@@ -8,7 +8,8 @@ from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.enhance import main
 from r2rnet_plugin.inference.enhancer import Enhancer
 from r2rnet_plugin.inference.tiling import tile_starts, windows
-from r2rnet_plugin.weights.reader import WeightsError, load_r2rnet
+from r2rnet_plugin.weights.reader import load_r2rnet
+from r2rnet_plugin.weights.state_dicts import WeightsError
 
 # Tiled vs whole-image output of the narrow model on a small image (the README's tiling section).
 TILE_TOLERANCE_MAX = 0.01

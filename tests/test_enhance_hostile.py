@@ -183,7 +183,7 @@ def test_weights_with_nan_are_refused_naming_the_tensor(tmp_path, capsys):
     torch.save({'params': bad}, path)
     assert run('-i', image(tmp_path / 'a.png'), '-o', tmp_path / 'out', '--weights', path) == 1
     err = capsys.readouterr().err
-    assert 'denoise.unet.stem.1.weight (1 of' in err and 'non-finite' in err and 'nothing was enhanced' in err
+    assert 'denoise.unet.stem.1.weight (1 NaN, 0 inf of' in err and 'non-finite' in err and 'nothing was enhanced' in err
     assert not (tmp_path / 'out').exists()
 
 

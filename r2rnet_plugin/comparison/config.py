@@ -30,7 +30,7 @@ Schema (every key but ``dataset`` (or ``datasets``) and ``methods`` is optional)
         # weights: null (no weights), a BasicSR file {'params'|'params_ema': state_dict}, for
         # R2RNet the three official checkpoints as a list or {decom:, denoise:, relight:}, for
         # R2RPluginRetinexNet the PyTorch port's two as {decom:, relight:} (ckpts/Decom/9200.tar, ...)
-        param_key: ~               # params (default) or params_ema, for BasicSR files
+        param_key: ~               # default: params_ema where the file has it, else params; or name one
         strict: true               # false: load the tensors that fit, note the others
         pad_to: ~                  # N: pad inputs to a multiple of N, crop the output back
         pad_mode: replicate        # replicate | reflect

@@ -1,6 +1,7 @@
 """Build one benchmarked method: its network from ARCH_REGISTRY, then its weights.
 
-Weights are BasicSR files (``{'params'|'params_ema': state_dict}``, or a plain state dict), or
+Weights are BasicSR files (``{'params'|'params_ema': state_dict}``, or a plain state dict; read by
+the one reader and its EMA rule, :mod:`r2rnet_plugin.weights.state_dicts`), or
 published checkpoints converted in memory by :mod:`r2rnet_plugin.weights.official` (what
 ``convert_official`` writes to a file): R2RNet's three (``{decom:, denoise:, relight:}``) or
 the RetinexNet PyTorch port's two (``{decom:, relight:}``, for
@@ -11,9 +12,9 @@ import os
 
 from r2rnet_plugin.comparison.llie_archs import arch_class
 from r2rnet_plugin.comparison.widths import WIDTH_OPTION, channel_default, official_decom_width, width_of
+from r2rnet_plugin.weights import state_dicts
 from r2rnet_plugin.weights.official import (RETINEXNET_STAGES, STAGES, convert_official, convert_retinexnet,
-                                               load_state_dict_file, shorten)
-from r2rnet_plugin.utils.safe_load import load_checkpoint, strip_module_prefix
+                                            load_state_dict_file)
 
 
 class MethodLoadError(RuntimeError):
@@ -110,22 +111,9 @@ def _published(spec, net):
 
 
 def read_state_dict(path, param_key=None):
-    """A state dict from a BasicSR weights file.
-
-    Args:
-        path (str): ``{'params': ...}``, ``{'params_ema': ...}``, ``{'state_dict': ...}`` or a plain
-            state dict; read with ``weights_only=True``.
-        param_key (str, optional): the entry to use; default ``params``, else ``params_ema``.
-    """
-    if param_key is None:
-        return load_state_dict_file(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    data = load_checkpoint(path)
-    if not isinstance(data, dict) or not isinstance(data.get(param_key), dict):
-        keys = ', '.join(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f'{path} has no {param_key!r} entry (it holds: {keys})')
-    return strip_module_prefix(data[param_key])
+    """A method's state dict: the one reader's EMA rule (:mod:`r2rnet_plugin.weights.state_dicts`),
+    or the entry ``param_key:`` names."""
+    return state_dicts.read_state_dict(path, param_key or state_dicts.AUTO)
 
 
 def load_weights(net, state, strict, source):
@@ -138,12 +126,7 @@ def load_weights(net, state, strict, source):
         MethodLoadError: the tensors do not fit (strict), or none fits (not strict).
     """
     expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mis_shaped = [f'{k} {tuple(v.shape)} (network: {tuple(expected[k].shape)})'
-                  for k, v in state.items() if k in expected and v.shape != expected[k].shape]
-    problems = [f'{label}: {shorten(keys, 6)}' for label, keys in
-                (('missing', missing), ('unexpected', unexpected), ('wrong shape', mis_shaped)) if keys]
+    problems = state_dicts.key_problems(state, expected)
     fitting = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
     if problems and (strict or not fitting):
         raise MethodLoadError(f'weights {source} do not fit {type(net).__name__}: ' + '; '.join(problems))

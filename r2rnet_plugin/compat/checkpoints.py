@@ -98,31 +98,18 @@ def save_training_state(self, epoch, current_iter):
 def load_network(self, net, load_path, strict=True, param_key='params'):
     """The plugin's ``load_network``: BasicSR's behaviour and log lines, the file read safely."""
     from basicsr.utils import get_root_logger
-    from r2rnet_plugin.utils.safe_load import CheckpointError, load_checkpoint, strip_module_prefix
+    from r2rnet_plugin.utils.safe_load import load_checkpoint
+    from r2rnet_plugin.weights.state_dicts import state_dict_entry
     logger = get_root_logger()
     net = self.get_bare_model(net)
     load_net = load_checkpoint(load_path, 'network file')
-    if param_key is not None:
-        if isinstance(load_net, dict) and param_key not in load_net and 'params' in load_net:
-            param_key = 'params'
-            logger.info('Loading: params_ema does not exist, use params.')
-        if not isinstance(load_net, dict) or not isinstance(load_net.get(param_key), dict):
-            raise CheckpointError(_missing_entry(load_path, load_net, param_key))
-        load_net = load_net[param_key]
+    if param_key is not None and isinstance(load_net, dict) and param_key not in load_net and 'params' in load_net:
+        param_key = 'params'
+        logger.info('Loading: params_ema does not exist, use params.')
     logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
-    load_net = strip_module_prefix(load_net)
+    load_net = state_dict_entry(load_net, param_key, f'network file {load_path}')
     self._print_different_keys_loading(net, load_net, strict)
     net.load_state_dict(load_net, strict=strict)
-
-
-def _missing_entry(load_path, load_net, param_key):
-    """Why ``load_net`` has no usable ``param_key`` entry, and what to write instead."""
-    import torch
-    if isinstance(load_net, dict) and load_net and all(isinstance(v, torch.Tensor) for v in load_net.values()):
-        return (f'network file {load_path} is a plain state dict (no {param_key!r} entry): load it with '
-                "'path: param_key_g: ~' (or param_key_<net>: ~) in the option file")
-    held = ', '.join(map(str, load_net)) if isinstance(load_net, dict) else type(load_net).__name__
-    return f'network file {load_path} has no {param_key!r} entry (it holds: {held})'
 
 
 def resume_extras(self, resume_state):

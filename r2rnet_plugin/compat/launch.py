@@ -96,7 +96,8 @@ def plugin_errors():
     from r2rnet_plugin.utils.option_checks import OptionError
     from r2rnet_plugin.utils.option_file import OptionFileError
     from r2rnet_plugin.utils.safe_load import CheckpointError
-    return OptionFileError, OptionError, CheckpointError, DiskFullError, BadSampleError
+    from r2rnet_plugin.weights.state_dicts import WeightsError
+    return OptionFileError, OptionError, CheckpointError, WeightsError, DiskFullError, BadSampleError
 
 
 def run_pipeline(module_name, pipeline):

@@ -10,7 +10,9 @@ file); the benchmark and ``enhance`` call it directly. Two kinds of published ch
 
 Key renaming rules live in :mod:`r2rnet_plugin.weights.official_keys`.
 """
+from r2rnet_plugin.utils.text import first_items
 from r2rnet_plugin.weights.official_keys import REFERENCE_NAMES, plugin_key
+from r2rnet_plugin.weights.state_dicts import AUTO, check_finite, read_state_dict
 
 STAGES = ('decom', 'denoise', 'relight')
 RETINEXNET_STAGES = ('decom', 'relight')
@@ -26,47 +28,13 @@ class CheckpointKeyError(ValueError):
 
 
 def shorten(keys, limit=12):
-    """``keys`` sorted and joined, the first ``limit`` of them and how many more."""
-    keys = sorted(keys)
-    text = ', '.join(keys[:limit])
-    return text + (f', ... ({len(keys) - limit} more)' if len(keys) > limit else '')
+    """``keys`` sorted, the first ``limit`` of them and how many more."""
+    return first_items(sorted(keys), limit)
 
 
 def load_state_dict_file(path):
-    """Read a plain state dict (or one wrapped in ``params``/``state_dict``) without unpickling code.
-
-    Raises:
-        FileNotFoundError: No such file.
-        r2rnet_plugin.utils.safe_load.UnsafeCheckpointError: The file carries pickled code (not run).
-        ValueError: The file is unreadable or holds no state dict of tensors.
-    """
-    import torch  # here, not at the top: --help answers without importing torch
-    from r2rnet_plugin.utils.safe_load import load_checkpoint, strip_module_prefix
-    try:
-        data = load_checkpoint(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f'checkpoint not found: {path}') from None
-    for wrapper in ('params', 'params_ema', 'state_dict'):
-        if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
-            data = data[wrapper]
-            break
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise ValueError(f'{path} does not hold a state dict of tensors')
-    return strip_module_prefix(data)
-
-
-def check_finite(state, source):
-    """Raise ValueError naming the tensors of ``state`` that hold NaN or infinite values."""
-    import torch
-    bad = []
-    for key, value in state.items():
-        if value.is_floating_point() or value.is_complex():
-            nan = int(torch.isnan(value).sum())
-            inf = int(torch.isinf(value).sum())
-            if nan or inf:
-                bad.append(f'{key} ({nan} NaN, {inf} inf of {value.numel()})')
-    if bad:
-        raise ValueError(f'{source} holds non-finite weights, not converted: {shorten(bad)}')
+    """A published checkpoint's state dict, read by the one reader (:mod:`.state_dicts`)."""
+    return read_state_dict(path, AUTO, 'checkpoint')
 
 
 def convert_stage(stage, reference_state, target_module, source='checkpoint', arch='r2rnet'):
