@@ -132,12 +132,14 @@ def test_plugin_file_gets_a_module_name_of_its_own(tmp_path):
     ({'datasets': [{'name': 'A', 'dataroot_lq': 'x'}, {'name': 'A', 'dataroot_lq': 'y'}]}, "'A' are used twice"),
     ({'datasets': {'name': 'A'}}, "'datasets' must be a list"),
     ({'dataset': {'dataroot_lq': 'x'}, 'seed': -1}, "option 'seed' must be an integer >= 0"),
-    ({'dataset': {'dataroot_lq': 'x'}, 'pad_to': 0}, 'methods[0]: pad_to must be an integer >= 1, got 0'),
-    ({'dataset': {'dataroot_lq': 'x'}, 'pad_mode': 'zeros'}, 'methods[0]: pad_mode must be one of replicate, reflect'),
+    ({'dataset': {'dataroot_lq': 'x'}, 'pad_to': 0}, "option 'methods[0]: pad_to' must be a positive integer; got 0"),
+    ({'dataset': {'dataroot_lq': 'x'}, 'pad_mode': 'zeros'},
+     "option 'methods[0]: pad_mode' must be one of replicate, reflect"),
+    ({'dataset': {'dataroot_lq': 'x'}, 'strict': 'false'}, "option 'methods[0]: strict' must be true or false; got 'false'"),
 ])
 def test_option_errors_name_the_option(options, message):
     method = {'network': {'type': 'R2RPluginIdentity'}}
-    method.update({k: options.pop(k) for k in ('pad_to', 'pad_mode') if k in options})
+    method.update({k: options.pop(k) for k in ('pad_to', 'pad_mode', 'strict') if k in options})
     with pytest.raises(BenchmarkConfigError, match=re.escape(message)):
         parse_config(dict(options, methods=[method]))
 

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from r2rnet_plugin.utils.option_checks import OptionError, check_bool, check_choice, check_int
+
 DEVICES = ('cpu', 'cuda', 'auto')
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 TOP_KEYS = ('name', 'plugins', 'dataset', 'datasets', 'max_images', 'seed', 'device', 'precision', 'cost_size',
@@ -121,6 +123,14 @@ def load_config(path):
     return parse_config(opt, os.path.splitext(os.path.basename(path))[0])
 
 
+def _checked(check, value, name, *args, **kwargs):
+    """``check`` of :mod:`r2rnet_plugin.utils.option_checks`, its error raised as a BenchmarkConfigError."""
+    try:
+        return check(value, *args, name=name, **kwargs)
+    except OptionError as err:
+        raise BenchmarkConfigError(str(err)) from None
+
+
 def _check_keys(where, given, allowed):
     if not isinstance(given, dict):
         raise BenchmarkConfigError(f'{where} must be a mapping, got {type(given).__name__}')
@@ -129,18 +139,18 @@ def _check_keys(where, given, allowed):
         raise BenchmarkConfigError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
 
 
-def _int_option(where, value, minimum, allow_none=False):
+def _int_option(name, value, minimum, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise BenchmarkConfigError(f'{where} must be an integer >= {minimum}, got {value!r}')
-    return value
+    return _checked(check_int, value, name, minimum=minimum)
 
 
-def _choice(where, value, choices):
-    if value not in choices:
-        raise BenchmarkConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
-    return value
+def _choice(name, value, choices):
+    return _checked(check_choice, value, name, choices)
+
+
+def _bool_option(name, value):
+    return _checked(check_bool, value, name)
 
 
 def parse_config(opt, default_name='benchmark'):
@@ -165,19 +175,19 @@ def parse_config(opt, default_name='benchmark'):
         datasets=_datasets(opt),
         methods=_methods(opt['methods']),
         plugins=plugins,
-        max_images=_int_option("option 'max_images'", opt.get('max_images'), 1, allow_none=True),
-        seed=_int_option("option 'seed'", opt.get('seed', 0), 0),
-        device=_choice("option 'device'", opt.get('device', 'auto'), DEVICES),
-        precision=_choice("option 'precision'", opt.get('precision', 'fp32'), PRECISIONS),
-        cost_size=tuple(_int_option("option 'cost_size'", s, 8) for s in cost_size),
-        warmup=_int_option("option 'warmup'", opt.get('warmup', 3), 0),
-        repeats=_int_option("option 'repeats'", opt.get('repeats', 10), 1),
-        crop_border=_int_option("option 'metrics: crop_border'", metrics.get('crop_border', 0), 0),
-        niqe=bool(metrics.get('niqe', True)),
-        loe=bool(metrics.get('loe', True)),
-        loe_side=_int_option("option 'metrics: loe_side'", metrics.get('loe_side', 50), 2),
-        sheet_images=_int_option("option 'sheet: images'", sheet.get('images', 2), 0),
-        sheet_crop=_int_option("option 'sheet: crop'", sheet.get('crop', 128), 8),
+        max_images=_int_option('max_images', opt.get('max_images'), 1, allow_none=True),
+        seed=_int_option('seed', opt.get('seed', 0), 0),
+        device=_choice('device', opt.get('device', 'auto'), DEVICES),
+        precision=_choice('precision', opt.get('precision', 'fp32'), PRECISIONS),
+        cost_size=tuple(_int_option('cost_size', s, 8) for s in cost_size),
+        warmup=_int_option('warmup', opt.get('warmup', 3), 0),
+        repeats=_int_option('repeats', opt.get('repeats', 10), 1),
+        crop_border=_int_option('metrics: crop_border', metrics.get('crop_border', 0), 0),
+        niqe=_bool_option('metrics: niqe', metrics.get('niqe', True)),
+        loe=_bool_option('metrics: loe', metrics.get('loe', True)),
+        loe_side=_int_option('metrics: loe_side', metrics.get('loe_side', 50), 2),
+        sheet_images=_int_option('sheet: images', sheet.get('images', 2), 0),
+        sheet_crop=_int_option('sheet: crop', sheet.get('crop', 128), 8),
     )
 
 
@@ -250,7 +260,8 @@ def _methods(methods):
         pad_to = _int_option(f'{where}: pad_to', method.get('pad_to'), 1, allow_none=True)
         pad_mode = _choice(f'{where}: pad_mode', method.get('pad_mode', 'replicate'), PAD_MODES)
         specs.append(MethodSpec(name, dict(network), _weights(f'{where} ({name!r})', method.get('weights')),
-                                method.get('param_key'), bool(method.get('strict', True)), pad_to, pad_mode))
+                                method.get('param_key'), _bool_option(f'{where}: strict', method.get('strict', True)), pad_to,
+                                pad_mode))
     return specs
 
 
