@@ -11,7 +11,7 @@ from r2rnet_plugin.inference.tiling import tile_starts, windows
 from r2rnet_plugin.weights.reader import load_r2rnet
 from r2rnet_plugin.weights.state_dicts import WeightsError
 
-# Tiled vs whole-image output of the narrow model on a small image (the README's tiling section).
+# Tiled vs whole-image output of the narrow model on a small image (docs/enhance.md, tiling).
 TILE_TOLERANCE_MAX = 0.01
 TILE_TOLERANCE_MEAN = 0.001
 

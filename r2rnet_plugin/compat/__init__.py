@@ -1,7 +1,7 @@
 """Adaptations of BasicSR 1.4.2 to today's libraries, applied from outside and only where due.
 
-Nothing installed is edited. Three kinds, by who gets them (the README's "BasicSR
-compatibility" table lists every patch):
+Nothing installed is edited. Three kinds, by who gets them (docs/basicsr_compatibility.md lists
+every patch):
 
 - import fixes (:mod:`.imports`), for every program: without them ``import basicsr`` fails;
 - launch fixes (:mod:`.launch`), for every program that imports basicsr with the plugin

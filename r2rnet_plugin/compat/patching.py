@@ -48,7 +48,7 @@ class Patch:
     """One named adaptation of BasicSR.
 
     Args:
-        name (str): Short name, used in warnings, in the README's table and by the opt-in.
+        name (str): Short name, used in warnings, in docs/basicsr_compatibility.md and by the opt-in.
         owner (str): Where the attribute lives: a module, or ``module:Class``.
         attr (str): The attribute replaced.
         expected (str): :func:`fingerprint` of the code in BasicSR 1.4.2.

@@ -26,7 +26,7 @@ class Enhancer:
         device (torch.device): where the network runs.
         precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``.
         tile (int, optional): process windows of at most ``tile`` x ``tile`` pixels (bounded
-            memory; results differ from a whole-image pass, see the README's tiling section).
+            memory; results differ from a whole-image pass, see docs/enhance.md, tiling).
         tile_overlap (int): overlap of neighbouring tiles, blended with a cosine ramp.
         channels_last (bool, optional): run in channels-last memory format (faster convolutions
             on CUDA, where it is the default; on the CPU the Winograd path wants NCHW).
