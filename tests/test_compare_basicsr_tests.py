@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # starts subprocesses
+
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts',
                       'compare_basicsr_tests.py')
 
@@ -12,8 +14,6 @@ SUITE = '''
 import sys
 
 import basicsr
-
-pytestmark = pytest.mark.e2e  # starts subprocesses
 
 
 def test_basicsr_imports():

@@ -15,6 +15,9 @@ DECOM = 'experiments/tiny_decom/models/net_decom_latest.pth'
 DENOISE = 'experiments/tiny_denoise/models/net_denoise_latest.pth'
 
 
+pytestmark = pytest.mark.slow  # trains networks in-process for minutes
+
+
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp('tiny')

@@ -153,6 +153,7 @@ def test_fused_complex_conv_relight_step(published, weights_files, tmp_path):
     assert max(errors.values()) <= 1e-10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('stage', STAGES)
 def test_float64_step_matches_published(published, weights_files, tmp_path, stage):
     expected = published['stages'][stage]['float64']
