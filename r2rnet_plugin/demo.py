@@ -30,8 +30,10 @@ from r2rnet_plugin import prepare_lmdb
 from r2rnet_plugin.basicsr_runner import run_basicsr
 from r2rnet_plugin.data.image_io import decode_image
 from r2rnet_plugin.demo_data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
-from r2rnet_plugin.demo_options import (BASELINES, baseline_options, benchmark_options, dataset_options, stage_options,
-                                        test_options, weights_path)
+from r2rnet_plugin.archs.r2r_blocks import LEAKY_SLOPE
+from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+from r2rnet_plugin.demo_options import (BASELINES, baseline_options, benchmark_options, dataset_options, init_path,
+                                        stage_options, test_options, weights_path)
 from r2rnet_plugin.demo_report import evaluate, write_report
 from r2rnet_plugin.safe_load import load_checkpoint
 
@@ -40,11 +42,13 @@ SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'samples')
 
 PRESETS = {
     'full': dict(train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 2), max_side=(384, 256),
-                 channel=16, gt_size=64, batch=4, lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3},
+                 channel=16, gt_size=64, batch=4, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3},
+                 he_init=('decom',), warmup={'decom': 15},
                  iters={'decom': 150, 'denoise': 100, 'relight': 150, 'retinexnet': 150, 'zerodce': 150},
                  baseline_channel={'retinexnet': 32, 'zerodce': 32}, cost_size=(256, 256), niqe=True),
     'quick': dict(train_photos=TRAIN_PHOTOS[:2], val_photos=VAL_PHOTOS[:1], versions=(1, 1), max_side=(96, 96),
-                  channel=8, gt_size=48, batch=2, lr={'decom': 5e-3, 'denoise': 1e-3, 'relight': 1e-3},
+                  channel=8, gt_size=48, batch=2, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3},
+                  he_init=('decom',), warmup={'decom': 2},
                   iters={'decom': 5, 'denoise': 5, 'relight': 5, 'retinexnet': 3, 'zerodce': 3},
                   baseline_channel={'retinexnet': 8, 'zerodce': 8}, cost_size=(64, 64), niqe=False),
 }
@@ -80,12 +84,32 @@ def train_run(run, opt, iters, run_dir, logs, weights, desc=None):
     return time.perf_counter() - start
 
 
+def write_initial_weights(run_dir, stage, preset, seed):
+    """The starting weights of ``stage`` for the stages in ``preset['he_init']``: PyTorch's default
+    initialisation with every convolution's weights drawn anew by He's rule for LeakyReLU(0.01)
+    (biases kept), from ``seed``. PyTorch's default shrinks the signal layer by layer: a freshly
+    built Decom-Net gives the same R and L (about 0.5) whatever its input, and a short schedule
+    must first grow its weights by orders of magnitude, which is where runs go wrong."""
+    path = os.path.join(run_dir, init_path(stage))
+    if os.path.isfile(path):
+        return
+    torch.manual_seed(seed)
+    net = getattr(R2RNet(preset['channel']), stage)
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, a=LEAKY_SLOPE, nonlinearity='leaky_relu')
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save({'params': net.state_dict()}, path)
+
+
 def train_stages(root, preset, seed=0, run_dir=None, logs=None, train=None, desc=''):
     """R2RNet's three stages on the data under ``root``, trained in ``run_dir`` (default ``root``)
     from ``seed``; ``train``: options added to each stage's ``train:``. Returns the seconds spent."""
     run_dir = run_dir or root
     seconds = 0.0
     for stage in STAGES:
+        if stage in preset.get('he_init', ()):
+            write_initial_weights(run_dir, stage, preset, seed)
         opt = stage_options(stage, root, preset, seed)
         opt['train'].update(train or {})
         seconds += train_run(stage, opt, preset['iters'][stage], run_dir, logs or os.path.join(run_dir, 'logs'),
