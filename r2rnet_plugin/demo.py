@@ -10,10 +10,12 @@
 5. Writes a report: PSNR/SSIM of the input and of each stage's output, image sheets, and the
    comparison table and plot.
 
-Re-running reuses every finished step (delete ``--out`` to start over). ``--quick`` runs the same
-path on a tiny configuration in about a minute. Short schedules and a narrow network keep the
-full run within about 15 minutes on two CPU cores; the perceptual loss is left out because
-VGG16 weights would have to be downloaded (see options/ for the published configuration).
+``--seed N`` (default 0) seeds the synthesised degradations, every training run and the
+benchmark; the training recipe and why it is what it is: docs/demo.md. Re-running reuses every
+finished step (delete ``--out`` to start over). ``--quick`` runs the same path on a tiny
+configuration in about a minute. Short schedules and a narrow network keep the full run within
+about 15 minutes on two CPU cores; the perceptual loss is left out because VGG16 weights would
+have to be downloaded (see options/ for the published configuration).
 """
 import argparse
 import glob
