@@ -64,7 +64,7 @@ def table(results, preset):
     short = ['input', 'R', 'R_denoised', 'output', 'gamma']
     lines = [f"R2RNet width {preset['channel']}, {preset['batch']}x{preset['gt_size']}px crops, iterations "
              + ', '.join(f'{s} {preset["iters"][s]}' for s in STAGES)
-             + f"; {len(preset['val_photos']) * preset['versions'][1]} validation images; PSNR (dB)",
+             + f"; {len(preset['val_photos']) * preset['versions'][1]} validation pairs; PSNR (dB)",
              f'{"seed":>6} ' + ' '.join(f'{c:>10}' for c in short) + f' {"out-in":>7} {"out-gam":>7} {"train s":>8}']
     for seed, (seconds, psnr) in results.items():
         cells = ' '.join(f'{psnr[c]:10.2f}' for c in columns)
@@ -75,7 +75,8 @@ def table(results, preset):
         gains = [psnr[columns[3]] - psnr[columns[0]] for _, psnr in results.values()]
         over_gamma = [psnr[columns[3]] - psnr[GAMMA] for _, psnr in results.values()]
         cells = ' '.join(f'{reduce(values[c]):10.2f}' for c in columns)
-        lines.append(f'{name:>6} {cells} {reduce(gains):+7.2f} {reduce(over_gamma):+7.2f}')
+        sign = '+' if name == 'mean' else ''
+        lines.append(f'{name:>6} {cells} {reduce(gains):{sign}7.2f} {reduce(over_gamma):{sign}7.2f}')
     return lines
 
 
