@@ -18,17 +18,12 @@ it exceeds the spread between seeds. Runs already finished in ``--out`` are reus
 import argparse
 import os
 import sys
-import time
-
 import torch
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
-from r2rnet_plugin.demo.basicsr_runner import run_basicsr
-from r2rnet_plugin.demo.run import PRESETS, evaluate_trained, prepare_data
-from r2rnet_plugin.demo.options import stage_options, weights_path
+from r2rnet_plugin.demo.run import PRESETS, STAGES, evaluate_trained, prepare_data
+from r2rnet_plugin.demo.run import train_stages as demo_train_stages
 from r2rnet_plugin.demo.report import STAGE_ROWS
-
-STAGES = ('decom', 'denoise', 'relight')
 
 
 def parse_args(argv=None):
@@ -46,20 +41,8 @@ def parse_args(argv=None):
 
 def train_stages(root, run_dir, preset, precision, seed):
     """The demo's three stages in ``precision`` from ``seed``, run in ``run_dir``; seconds spent training."""
-    os.makedirs(run_dir, exist_ok=True)
-    seconds = 0.0
-    for stage in STAGES:
-        if os.path.isfile(os.path.join(run_dir, weights_path(stage))):
-            continue
-        opt = stage_options(stage, root, preset)
-        opt['train']['mixed_precision'] = precision
-        opt['manual_seed'] = seed
-        start = time.perf_counter()
-        run_basicsr('basicsr.train', opt, os.path.join(run_dir, f'train_{stage}.yml'),
-                    os.path.join(run_dir, f'train_{stage}.log'), run_dir, preset['iters'][stage],
-                    desc=f'{stage} {precision}')
-        seconds += time.perf_counter() - start
-    return seconds
+    return demo_train_stages(root, preset, seed, run_dir=run_dir, logs=run_dir, train={'mixed_precision': precision},
+                             desc=precision)
 
 
 def validation_metrics(root, run_dir, preset):

@@ -36,3 +36,43 @@ def test_demo_quick_writes_its_report_and_reuses_finished_steps(tmp_path):
     assert second.stdout.count('already trained') == 5
     assert 'benchmark: already run' in second.stdout
     assert 'synthesising' not in second.stdout
+
+
+def test_demo_seed_reaches_the_data_every_training_run_and_the_benchmark(tmp_path, monkeypatch):
+    """``--seed`` without training: the BasicSR runs and the benchmark are stubbed, their option files kept."""
+    import cv2
+    import yaml
+
+    from r2rnet_plugin import demo
+    from r2rnet_plugin.demo.data import build_demo_data
+
+    def fake_basicsr(module, opt, option_file, log_file, cwd, *args, **kwargs):
+        with open(option_file, 'w') as f:
+            yaml.safe_dump(opt, f)
+        weights = os.path.join(cwd, 'experiments', opt['name'], 'models')
+        os.makedirs(weights, exist_ok=True)
+        for name in ('g', opt['name'][len('demo_'):]):
+            open(os.path.join(weights, f'net_{name}_latest.pth'), 'w').close()
+
+    monkeypatch.setattr(demo, 'run_basicsr', fake_basicsr)
+    monkeypatch.setattr(demo, 'test_and_enhance', lambda root, preset: None)
+    monkeypatch.setattr(demo.subprocess, 'run', lambda *args, **kwargs: None)
+    monkeypatch.setattr(demo, 'report', lambda *args: ('report.md', {}))
+    out = tmp_path / 'demo'
+    assert demo.main(['--quick', '--seed', '3', '--out', str(out)]) == 0
+    for run in ('decom', 'denoise', 'relight', 'retinexnet', 'zerodce'):
+        assert yaml.safe_load((out / 'logs' / f'train_{run}.yml').read_text())['manual_seed'] == 3
+    assert yaml.safe_load((out / 'logs' / 'benchmark.yml').read_text())['seed'] == 3
+
+    # The synthesised low-light versions follow the seed; the photos and the split do not.
+    preset = demo.PRESETS['quick']
+    args = (preset['train_photos'], preset['val_photos'], preset['versions'], preset['max_side'])
+    build_demo_data(str(tmp_path / 'seed0'), *args, seed=0)
+    for split in ('train', 'val'):
+        names = sorted(os.listdir(out / 'data' / split / 'low'))
+        assert names == sorted(os.listdir(tmp_path / 'seed0' / split / 'low'))
+        for name in names:
+            seeded, zero = ({sub: cv2.imread(str(root / split / sub / name)) for sub in ('low', 'high')}
+                            for root in (out / 'data', tmp_path / 'seed0'))
+            assert not (seeded['low'] == zero['low']).all()
+            assert (seeded['high'] == zero['high']).all()

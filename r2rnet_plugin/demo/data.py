@@ -11,19 +11,19 @@ import numpy as np
 from r2rnet_plugin.demo.synthesis import synthesize_low_light
 
 TRAIN_PHOTOS = ('astronaut', 'coffee', 'rocket', 'motorcycle', 'immunohistochemistry', 'retina')
-VAL_PHOTOS = ('chelsea', 'colorwheel')
+VAL_PHOTOS = ('chelsea', 'colorwheel', 'camera')
 
 
 def load_photo(name):
-    """An RGB uint8 photo bundled with scikit-image (``motorcycle``: the left stereo view)."""
+    """An RGB uint8 photo bundled with scikit-image (``motorcycle``: the left stereo view; a grey
+    photo such as ``camera`` is repeated over the three channels)."""
     try:
         from skimage import data
     except ImportError:
         raise ImportError('the demo builds its data from the photos bundled with scikit-image: '
                           "pip install 'r2rnet_plugin[demo]' (or scikit-image)") from None
-    if name == 'motorcycle':
-        return data.stereo_motorcycle()[0]
-    return getattr(data, name)()
+    photo = data.stereo_motorcycle()[0] if name == 'motorcycle' else getattr(data, name)()
+    return np.repeat(photo[..., None], 3, axis=2) if photo.ndim == 2 else photo
 
 
 def fit_size(image, max_side):
@@ -34,9 +34,8 @@ def fit_size(image, max_side):
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image
 
 
-def write_split(root, photos, versions, max_side, seed):
+def write_split(root, photos, versions, max_side, rng):
     """Write ``root/{low,high}/<photo>_<k>.png``: ``versions`` low-light versions of each photo."""
-    rng = np.random.default_rng(seed)
     for sub in ('low', 'high'):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     for name in photos:
@@ -47,13 +46,14 @@ def write_split(root, photos, versions, max_side, seed):
             cv2.imwrite(os.path.join(root, 'low', f'{stem}.png'), synthesize_low_light(high, rng)[..., ::-1])
 
 
-def build_demo_data(root, train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 1),
+def build_demo_data(root, train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 2),
                     max_side=(384, 256), seed=0):
     """Training and validation pairs in LOL layout under ``root/train`` and ``root/val``.
 
     Args:
         versions: low-light versions per photo, (train, val).
         max_side: longest side of the photos, (train, val).
+        seed: seeds the degradations; each split draws from its own stream of it.
     """
-    write_split(os.path.join(root, 'train'), train_photos, versions[0], max_side[0], seed)
-    write_split(os.path.join(root, 'val'), val_photos, versions[1], max_side[1], seed + 1)
+    write_split(os.path.join(root, 'train'), train_photos, versions[0], max_side[0], np.random.default_rng((seed, 0)))
+    write_split(os.path.join(root, 'val'), val_photos, versions[1], max_side[1], np.random.default_rng((seed, 1)))

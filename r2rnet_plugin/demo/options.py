@@ -3,7 +3,7 @@ import os
 
 METRICS = {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}, 'ssim': {'type': 'calculate_ssim', 'crop_border': 0}}
 STAGE_LOSSES = {
-    'decom': {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0.0}},
+    'decom': {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0.0, 'smooth_weight': 0.1}},
     'denoise': {'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}},
     'relight': {'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
                 'frequency_opt': {'type': 'FrequencyWassersteinLoss', 'loss_weight': 0.01}},
@@ -41,15 +41,21 @@ def weights_path(run, name=None):
     return os.path.join('experiments', f'demo_{run}', 'models', f'net_{name or run}_latest.pth')
 
 
-def training_options(run, model_type, network, root, preset, iters, lr, train, path=None):
-    """A short BasicSR training run on the demo LMDBs, validated once at its end."""
+def init_path(run):
+    """Where the demo writes the initial weights of ``run`` (relative to the run's folder)."""
+    return os.path.join('experiments', 'demo_init', f'net_{run}_init.pth')
+
+
+def training_options(run, model_type, network, root, preset, iters, lr, train, path=None, seed=0):
+    """A short BasicSR training run on the demo LMDBs, validated once at its end (``seed``: its
+    ``manual_seed``, which seeds the initialisation and the crops)."""
     return {
-        'name': f'demo_{run}', 'model_type': model_type, 'num_gpu': 'auto', 'manual_seed': 0,
+        'name': f'demo_{run}', 'model_type': model_type, 'num_gpu': 'auto', 'manual_seed': seed,
         'datasets': {'train': dataset_options(root, 'train', 'train', preset),
                      'val': dataset_options(root, 'val', 'val', preset)},
         'network_g': network,
         'path': {'strict_load_g': True, 'resume_state': None, **(path or {})},
-        'train': {'total_iter': iters, 'warmup_iter': -1,
+        'train': {'total_iter': iters, 'warmup_iter': preset.get('warmup', {}).get(run, -1),
                   'optim_g': {'type': 'Adam', 'lr': lr, 'weight_decay': 1e-4, 'betas': [0.9, 0.999]},
                   'scheduler': {'type': 'MultiStepLR', 'milestones': [int(iters * 0.8)], 'gamma': 0.1},
                   **train},
@@ -58,12 +64,15 @@ def training_options(run, model_type, network, root, preset, iters, lr, train, p
     }
 
 
-def stage_options(stage, root, preset):
+def stage_options(stage, root, preset, seed=0):
     """One of R2RNet's three training stages (the published recipe, shortened)."""
     earlier = {'denoise': ('decom',), 'relight': ('decom', 'denoise')}.get(stage, ())
+    path = {f'pretrain_network_{n}': weights_path(n) for n in earlier}
+    if stage in preset.get('he_init', ()):
+        path[f'pretrain_network_{stage}'] = init_path(stage)  # written by demo.write_initial_weights
     return training_options(stage, 'R2RNetModel', {'type': 'R2RNet', 'channel': preset['channel']}, root, preset,
                             preset['iters'][stage], preset['lr'][stage], {'stage': stage, **STAGE_LOSSES[stage]},
-                            path={f'pretrain_network_{n}': weights_path(n) for n in earlier})
+                            path=path, seed=seed)
 
 
 def baseline_network(name, preset):
@@ -71,11 +80,11 @@ def baseline_network(name, preset):
     return {**BASELINES[name]['network'], 'channel': preset['baseline_channel'][name]}
 
 
-def baseline_options(name, root, preset):
+def baseline_options(name, root, preset, seed=0):
     """RetinexNet or Zero-DCE (``name`` in BASELINES) trained with the plugin's LLIEModel."""
     spec = BASELINES[name]
     return training_options(name, 'R2RPluginLLIEModel', baseline_network(name, preset), root, preset,
-                            preset['iters'][name], spec['lr'], dict(spec['train']))
+                            preset['iters'][name], spec['lr'], dict(spec['train']), seed=seed)
 
 
 def test_options(root, preset):
@@ -88,10 +97,10 @@ def test_options(root, preset):
                     'metrics': METRICS}}
 
 
-def benchmark_options(root, preset):
+def benchmark_options(root, preset, seed=0):
     """The benchmark of R2RNet beside the baselines, all trained on the demo data."""
     return {
-        'name': 'demo', 'dataset': dataset_options(root, 'val', 'test', preset),
+        'name': 'demo', 'dataset': dataset_options(root, 'val', 'test', preset), 'seed': seed,
         'device': 'auto', 'precision': 'fp32', 'cost_size': list(preset['cost_size']),
         'warmup': 1, 'repeats': 3, 'metrics': {'crop_border': 0, 'niqe': preset['niqe']},
         'sheet': {'images': 2, 'crop': preset['gt_size']},
