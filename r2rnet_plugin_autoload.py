@@ -75,6 +75,5 @@ class BasicsrFinder:
 
 def install():
     """Put the finder on ``sys.meta_path`` (called from the .pth file)."""
-    if enabled() and 'basicsr' not in sys.modules and not any(
-            isinstance(f, BasicsrFinder) for f in sys.meta_path):
+    if enabled() and 'basicsr' not in sys.modules and not any(isinstance(f, BasicsrFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, BasicsrFinder())

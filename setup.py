@@ -24,7 +24,10 @@ class BuildPyWithStartupHook(build_py):
 
 
 # console script -> the module whose main() it runs
-COMMANDS = {c: f'r2rnet_plugin.{c}' for c in ('train', 'test', 'convert_official', 'prepare_lmdb', 'enhance', 'benchmark')}
+COMMANDS = {
+    c: f'r2rnet_plugin.{c}'
+    for c in ('train', 'test', 'convert_official', 'prepare_lmdb', 'enhance', 'benchmark')
+}
 COMMANDS['demo'] = 'r2rnet_plugin.demo.run'
 
 setup(
@@ -52,7 +55,9 @@ setup(
         'scipy',
         'tqdm',
     ],
-    extras_require={'test': ['pytest', 'flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0'], 'demo': ['scikit-image']},
-    entry_points={'console_scripts': [
-        f'r2rnet-{c.replace("_", "-")}={module}:main' for c, module in COMMANDS.items()]},
+    extras_require={
+        'test': ['pytest', 'flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0'],
+        'demo': ['scikit-image']
+    },
+    entry_points={'console_scripts': [f'r2rnet-{c.replace("_", "-")}={module}:main' for c, module in COMMANDS.items()]},
 )

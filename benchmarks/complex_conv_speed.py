@@ -76,8 +76,10 @@ def main(argv=None):
         with multiprocessing.get_context('spawn').Pool(1) as pool:  # a fresh process, as training runs
             times = pool.apply(time_modes, (args, vgg_path, workdir, batch))
     for repeat, (fused, published) in enumerate(zip(times['fused'], times['published'])):
-        print(f'  step {repeat + 1}: fused {fused:.3f} s, published {published:.3f} s, '
-              f'ratio {published / fused:.2f}', flush=True)
+        print(
+            f'  step {repeat + 1}: fused {fused:.3f} s, published {published:.3f} s, '
+            f'ratio {published / fused:.2f}',
+            flush=True)
     fused, published = (statistics.median(times[mode]) for mode in COMPLEX_CONV)
     ratios = [p / f for p, f in zip(times['published'], times['fused'])]
     print(f'complex_conv fused: {fused:.3f} s/iter, published: {published:.3f} s/iter')

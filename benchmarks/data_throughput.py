@@ -78,9 +78,13 @@ def build_sources(folder, args):
 
 def make_loader(source, args):
     dataset = LLIEPairedDataset({'phase': 'train', 'layout': 'lol', 'gt_size': args.gt_size, **source})
-    return torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                                       num_workers=args.num_workers,
-                                       persistent_workers=args.num_workers > 0)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.num_workers,
+        persistent_workers=args.num_workers > 0)
 
 
 def images_per_second(loader, epochs):

@@ -25,8 +25,8 @@ import torch
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.metrics import calculate_psnr
 from r2rnet_plugin.archs.llie_baselines_arch import GammaLLIE
-from r2rnet_plugin.demo.run import PRESETS, STAGES, evaluate_trained, prepare_data, train_stages, validation_set
 from r2rnet_plugin.demo.report import STAGE_ROWS, to_uint8
+from r2rnet_plugin.demo.run import PRESETS, STAGES, evaluate_trained, prepare_data, train_stages, validation_set
 
 GAMMA = 'gamma (auto)'
 
@@ -43,8 +43,9 @@ def parse_args(argv=None):
 def gamma_psnr(dataset):
     """Mean PSNR of the demo benchmark's automatic gamma (target mean 0.5) on ``dataset``."""
     gamma = GammaLLIE(target_mean=0.5)
-    values = [calculate_psnr(to_uint8(gamma(item['lq'][None])), to_uint8(item['gt'][None]), crop_border=0)
-              for item in dataset]
+    values = [
+        calculate_psnr(to_uint8(gamma(item['lq'][None])), to_uint8(item['gt'][None]), crop_border=0) for item in dataset
+    ]
     return sum(values) / max(len(values), 1)
 
 
@@ -62,10 +63,12 @@ def table(results, preset):
     """The per-seed table, then mean and spread, as lines of text."""
     columns = [label for label, _ in STAGE_ROWS] + [GAMMA]
     short = ['input', 'R', 'R_denoised', 'output', 'gamma']
-    lines = [f"R2RNet width {preset['channel']}, {preset['batch']}x{preset['gt_size']}px crops, iterations "
-             + ', '.join(f'{s} {preset["iters"][s]}' for s in STAGES)
-             + f"; {len(preset['val_photos']) * preset['versions'][1]} validation pairs; PSNR (dB)",
-             f'{"seed":>6} ' + ' '.join(f'{c:>10}' for c in short) + f' {"out-in":>7} {"out-gam":>7} {"train s":>8}']
+    lines = [
+        f"R2RNet width {preset['channel']}, {preset['batch']}x{preset['gt_size']}px crops, iterations " +
+        ', '.join(f'{s} {preset["iters"][s]}' for s in STAGES) +
+        f"; {len(preset['val_photos']) * preset['versions'][1]} validation pairs; PSNR (dB)",
+        f'{"seed":>6} ' + ' '.join(f'{c:>10}' for c in short) + f' {"out-in":>7} {"out-gam":>7} {"train s":>8}'
+    ]
     for seed, (seconds, psnr) in results.items():
         cells = ' '.join(f'{psnr[c]:10.2f}' for c in columns)
         lines.append(f'{seed:>6} {cells} {psnr[columns[3]] - psnr[columns[0]]:+7.2f} '
@@ -84,8 +87,10 @@ def main(argv=None):
     args = parse_args(argv)
     preset = PRESETS['quick' if args.quick else 'full']
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    results = {seed: run_seed(os.path.abspath(os.path.join(args.out, f'seed{seed}')), preset, seed, device)
-               for seed in args.seeds}
+    results = {
+        seed: run_seed(os.path.abspath(os.path.join(args.out, f'seed{seed}')), preset, seed, device)
+        for seed in args.seeds
+    }
     print('\n' + '\n'.join(table(results, preset)))
     return 0
 

@@ -43,8 +43,11 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=3, help='first iterations left out (default 3)')
     parser.add_argument('--procs', type=int, nargs='+', default=[1, 2], help='CPU process counts (default 1 2)')
     parser.add_argument('--no-cpu', action='store_true', help='only the GPU rows')
-    parser.add_argument('--precision', default='fp32', choices=['fp32', 'auto', 'bf16', 'fp16'],
-                        help="train: mixed_precision (default fp32; the option files say auto)")
+    parser.add_argument(
+        '--precision',
+        default='fp32',
+        choices=['fp32', 'auto', 'bf16', 'fp16'],
+        help="train: mixed_precision (default fp32; the option files say auto)")
     args = parser.parse_args(argv)
     if args.iters <= args.warmup + 1:
         parser.error('--iters must exceed --warmup by at least 2')
@@ -58,8 +61,8 @@ def write_pairs(root, count=16, size=128, seed=0):
     for sub in ('low', 'high'):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     for i in range(count):
-        high = 0.5 + 0.4 * np.sin(rng.uniform(2, 9) * xx[..., None] + rng.uniform(2, 9) * yy[..., None]
-                                  + rng.uniform(0, 6, 3))
+        high = 0.5 + 0.4 * np.sin(
+            rng.uniform(2, 9) * xx[..., None] + rng.uniform(2, 9) * yy[..., None] + rng.uniform(0, 6, 3))
         low = 0.15 * high + rng.normal(0, 0.01, high.shape)
         for sub, img in (('high', high), ('low', low)):
             cv2.imwrite(os.path.join(root, sub, f'{i}.png'), (np.clip(img, 0, 1) * 255).round().astype(np.uint8))
@@ -87,8 +90,15 @@ def run_options(args, workdir, weights, name, num_gpu):
     with open(os.path.join(REPO, 'options', f'train_r2r_{stage_file}.yml')) as f:
         opt = yaml.safe_load(f)
     opt.update(name=name, num_gpu=num_gpu)
-    opt['datasets'] = {'train': {**opt['datasets']['train'], 'layout': 'lol', 'dataroot': os.path.join(workdir, 'data'),
-                                 'gt_size': args.size, 'batch_size_per_gpu': args.batch, 'num_worker_per_gpu': 0}}
+    opt['datasets'] = {
+        'train': {
+            **opt['datasets']['train'], 'layout': 'lol',
+            'dataroot': os.path.join(workdir, 'data'),
+            'gt_size': args.size,
+            'batch_size_per_gpu': args.batch,
+            'num_worker_per_gpu': 0
+        }
+    }
     opt['datasets']['train'].pop('cameras', None)
     opt.pop('val', None)
     opt['network_g']['channel'] = args.channel
@@ -97,9 +107,13 @@ def run_options(args, workdir, weights, name, num_gpu):
     for key in ('decom_opt', 'perceptual_opt'):
         if key in opt['train']:
             opt['train'][key]['vgg_path'] = weights['vgg']
-    opt['path'] = {'pretrain_network_decom': weights['decom'], 'pretrain_network_denoise': weights['denoise'],
-                   'pretrain_network_g': weights['g'] if args.stage == 'joint' else None, 'resume_state': None}
-    opt['logger'] = {'print_freq': 1, 'save_checkpoint_freq': 10 ** 9, 'use_tb_logger': False}
+    opt['path'] = {
+        'pretrain_network_decom': weights['decom'],
+        'pretrain_network_denoise': weights['denoise'],
+        'pretrain_network_g': weights['g'] if args.stage == 'joint' else None,
+        'resume_state': None
+    }
+    opt['logger'] = {'print_freq': 1, 'save_checkpoint_freq': 10**9, 'use_tb_logger': False}
     path = os.path.join(workdir, f'{name}.yml')
     with open(path, 'w') as f:
         yaml.safe_dump(opt, f)
@@ -131,13 +145,17 @@ def measure(args, workdir, weights, procs, device):
     if procs == 1:
         command = [sys.executable, '-m', 'basicsr.train', '-opt', option_file]
     else:
-        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={procs}',
-                   '-m', 'basicsr.train', '-opt', option_file, '--launcher', 'pytorch']
+        command = [
+            sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={procs}', '-m',
+            'basicsr.train', '-opt', option_file, '--launcher', 'pytorch'
+        ]
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f'{" ".join(command)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}')
-    logs = [os.path.join(workdir, 'experiments', name, f) for f in os.listdir(os.path.join(workdir, 'experiments', name))
-            if f.startswith('train_') and f.endswith('.log')]
+    logs = [
+        os.path.join(workdir, 'experiments', name, f) for f in os.listdir(os.path.join(workdir, 'experiments', name))
+        if f.startswith('train_') and f.endswith('.log')
+    ]
     with open(max(logs, key=os.path.getmtime)) as f:
         times = [t for it, t in iteration_times(f.read()) if it > args.warmup]
     if not times:
@@ -152,10 +170,12 @@ def main(argv=None):
     gpus = torch.cuda.device_count()
     if gpus:
         configs += [('cuda', 1)] + ([('cuda', gpus)] if gpus > 1 else [])
-    print(f'stage {args.stage} ({args.precision}), width {args.channel}, batch {args.batch} per process, '
-          f'crops {args.size}x{args.size}, '
-          f'{args.iters} iterations ({args.warmup} warm-up left out); {os.cpu_count()} CPU cores, {gpus} GPU(s); '
-          f'torch {torch.__version__}', flush=True)
+    print(
+        f'stage {args.stage} ({args.precision}), width {args.channel}, batch {args.batch} per process, '
+        f'crops {args.size}x{args.size}, '
+        f'{args.iters} iterations ({args.warmup} warm-up left out); {os.cpu_count()} CPU cores, {gpus} GPU(s); '
+        f'torch {torch.__version__}',
+        flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         write_pairs(os.path.join(workdir, 'data'))

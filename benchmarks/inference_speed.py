@@ -132,22 +132,30 @@ def time_modes(modes, height, width, warmup, repeats):
             if i >= warmup:
                 walls[mode].append(wall)
                 cpus[mode].append(cpu)
-                print(f'  {height}x{width} round {i - warmup + 1} {mode}: {wall:.2f} s '
-                      f'(CPU {cpu:.1f} s, peak this round {peaks[-1]:.0f} GFLOP/s)', flush=True)
+                print(
+                    f'  {height}x{width} round {i - warmup + 1} {mode}: {wall:.2f} s '
+                    f'(CPU {cpu:.1f} s, peak this round {peaks[-1]:.0f} GFLOP/s)',
+                    flush=True)
     return walls, cpus, peaks
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--sizes', nargs='+', default=['600x400', '1920x1080'], help='WIDTHxHEIGHT')
-    parser.add_argument('--modes', nargs='+', choices=sorted(MODES), help=f'default: all at 600x400, '
-                        f'{", ".join(LARGE_MODES)} above one megapixel (bf16 only with native CPU support)')
+    parser.add_argument(
+        '--modes',
+        nargs='+',
+        choices=sorted(MODES),
+        help=f'default: all at 600x400, '
+        f'{", ".join(LARGE_MODES)} above one megapixel (bf16 only with native CPU support)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed rounds first')
     parser.add_argument('--repeats', type=int, default=3, help='timed rounds (medians are reported)')
     parser.add_argument('--large-repeats', type=int, default=1, help='timed rounds above one megapixel')
     parser.add_argument('--threads', type=int, default=os.cpu_count(), help='torch threads (default: all cores)')
-    parser.add_argument('--return-freed-memory', action='store_true',
-                        help="leave glibc's malloc as it is (default: reuse_freed_memory(), as the enhance command)")
+    parser.add_argument(
+        '--return-freed-memory',
+        action='store_true',
+        help="leave glibc's malloc as it is (default: reuse_freed_memory(), as the enhance command)")
     return parser.parse_args(argv)
 
 

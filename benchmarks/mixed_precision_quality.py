@@ -18,18 +18,23 @@ it exceeds the spread between seeds. Runs already finished in ``--out`` are reus
 import argparse
 import os
 import sys
+
 import torch
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
+from r2rnet_plugin.demo.report import STAGE_ROWS
 from r2rnet_plugin.demo.run import PRESETS, STAGES, evaluate_trained, prepare_data
 from r2rnet_plugin.demo.run import train_stages as demo_train_stages
-from r2rnet_plugin.demo.report import STAGE_ROWS
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'], choices=['fp32', 'bf16', 'fp16'],
-                        help='train: mixed_precision values to compare (default: fp32 bf16)')
+    parser.add_argument(
+        '--precisions',
+        nargs='+',
+        default=['fp32', 'bf16'],
+        choices=['fp32', 'bf16', 'fp16'],
+        help='train: mixed_precision values to compare (default: fp32 bf16)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], help='manual_seed values (default: 0 1 2)')
     parser.add_argument('--quick', action='store_true', help="the demo's tiny configuration")
     parser.add_argument('--out', default='mixed_precision_quality', help='working folder (kept, reused)')
@@ -41,8 +46,8 @@ def parse_args(argv=None):
 
 def train_stages(root, run_dir, preset, precision, seed):
     """The demo's three stages in ``precision`` from ``seed``, run in ``run_dir``; seconds spent training."""
-    return demo_train_stages(root, preset, seed, run_dir=run_dir, logs=run_dir, train={'mixed_precision': precision},
-                             desc=precision)
+    return demo_train_stages(
+        root, preset, seed, run_dir=run_dir, logs=run_dir, train={'mixed_precision': precision}, desc=precision)
 
 
 def validation_metrics(root, run_dir, preset):
@@ -73,8 +78,8 @@ def main(argv=None):
             results[precision, seed] = seconds, validation_metrics(root, run_dir, preset)
     first = args.precisions[0]
     labels = [label for label, _ in STAGE_ROWS[1:]]
-    print(f"\nR2RNet width {preset['channel']}, {preset['batch']}x{preset['gt_size']}px crops, iterations "
-          + ', '.join(f'{s} {preset["iters"][s]}' for s in STAGES) + '; validated in float32')
+    print(f"\nR2RNet width {preset['channel']}, {preset['batch']}x{preset['gt_size']}px crops, iterations " +
+          ', '.join(f'{s} {preset["iters"][s]}' for s in STAGES) + '; validated in float32')
     print(f'{"precision":<10} {"seed":>4} {"train s":>8}  ' + '  '.join(f'{label:>26}' for label in labels))
     for (precision, seed), (seconds, metrics) in results.items():
         cells = psnr_cells(metrics, results[first, seed][1])  # train s 0: trained by an earlier run

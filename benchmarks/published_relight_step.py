@@ -34,8 +34,9 @@ def loading_problem(code_dir):
             modules.update(alias.name.split('.')[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules.add(node.module.split('.')[0])
-    absent = sorted(m for m in modules
-                    if not os.path.exists(os.path.join(code_dir, m + '.py')) and importlib.util.find_spec(m) is None)
+    absent = sorted(
+        m for m in modules
+        if not os.path.exists(os.path.join(code_dir, m + '.py')) and importlib.util.find_spec(m) is None)
     if absent:
         return (f"{path} imports {', '.join(absent)}, not installed here: install "
                 f"{'it' if len(absent) == 1 else 'them'} into this environment to time the published code")
@@ -86,8 +87,7 @@ def published_relight_step(code_dir, low, high, device='cpu'):
         os.makedirs('model')
         torch.save(published.Vgg16().state_dict(), os.path.join('model', 'vgg16.weight'))
         net = published.R2RNet()
-        optimizer = torch.optim.Adam(net.RelightNet.parameters(), lr=1e-4, betas=(0.9, 0.999),
-                                     weight_decay=1e-4)
+        optimizer = torch.optim.Adam(net.RelightNet.parameters(), lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4)
 
         def step():
             net.forward(low, high)

@@ -36,15 +36,19 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests'))
+# isort: off
+# yapf: disable
 from published_relight_step import loading_problem, published_model_module  # noqa: E402
 from reference_weights import reference_state_dict  # noqa: E402
 from step_fixture import (BETAS, CHANNEL, CROPS, FIXTURE, LR, SIZE, STAGE_NETS, WEIGHT_DECAY,  # noqa: E402
                           batch_arrays, low_crops_uint8, recipe_states, summarize)
+# yapf: enable
+# isort: on
 
 # Loss attributes the published R2RNet.forward sets, by phase (the first is the phase's total).
 LOSS_TERMS = {
-    'decom': ('loss_Decom', 'recon_loss_low', 'recon_loss_high', 'recon_loss_mutal_low',
-              'recon_loss_mutal_high', 'vgg_loss'),
+    'decom':
+    ('loss_Decom', 'recon_loss_low', 'recon_loss_high', 'recon_loss_mutal_low', 'recon_loss_mutal_high', 'vgg_loss'),
     'denoise': ('loss_Denoise', 'denoise_loss', 'denoise_vgg'),
     'relight': ('loss_Relight', 'Relight_loss', 'Relight_vgg', 'fre_loss'),
 }
@@ -111,20 +115,36 @@ def main(argv=None):
     low_uint8 = low_crops_uint8()
     low, high = batch_arrays(low_uint8)
     result = {
-        'provenance': {'code': 'github.com/JianghaiSCU/R2RNet model.py',
-                       'commit': args.commit or commit_of(args.published_code),
-                       'torch': str(torch.__version__), 'script': 'benchmarks/published_step_fixture.py'},
-        'channel': CHANNEL, 'crops': CROPS, 'size': SIZE, 'low_uint8': low_uint8,
-        'optimizer': {'type': 'Adam', 'lr': LR, 'betas': BETAS, 'weight_decay': WEIGHT_DECAY},
-        'stages': {stage: {} for stage in STAGE_NETS},
+        'provenance': {
+            'code': 'github.com/JianghaiSCU/R2RNet model.py',
+            'commit': args.commit or commit_of(args.published_code),
+            'torch': str(torch.__version__),
+            'script': 'benchmarks/published_step_fixture.py'
+        },
+        'channel': CHANNEL,
+        'crops': CROPS,
+        'size': SIZE,
+        'low_uint8': low_uint8,
+        'optimizer': {
+            'type': 'Adam',
+            'lr': LR,
+            'betas': BETAS,
+            'weight_decay': WEIGHT_DECAY
+        },
+        'stages': {
+            stage: {}
+            for stage in STAGE_NETS
+        },
     }
     default_dtype = torch.get_default_dtype()
     with published_model_module(args.published_code) as published:
         from complexPyTorch.complexLayers import apply_complex  # what its ComplexConv2d calls
         set_default_width(published, CHANNEL)
         nets = {name: getattr(published, name)() for name in STAGE_NETS.values()}
-        result['schema'] = {name: [[k, list(v.shape)] for k, v in net.state_dict().items()]
-                            for name, net in nets.items()}
+        result['schema'] = {
+            name: [[k, list(v.shape)] for k, v in net.state_dict().items()]
+            for name, net in nets.items()
+        }
         states = recipe_states(result['schema'])
         os.makedirs('model')
         torch.save(reference_state_dict('VGG16'), os.path.join('model', 'vgg16.weight'))
@@ -134,7 +154,7 @@ def main(argv=None):
                 torch.set_default_dtype(dtype)
                 if dtype == torch.float64:
                     published.Variable = lambda t: t.to(torch.float64)
-                    apply_complex.__defaults__ = (torch.complex128,)
+                    apply_complex.__defaults__ = (torch.complex128, )
                     published.complex_relu = complex_relu_128
                 for stage in STAGE_NETS:
                     losses, grads, updates, i_delta_max = published_step(published, stage, states, low, high)

@@ -6,8 +6,9 @@ the CPU (as :mod:`published_relight_step` does for R2RNet).
 
 ``fixture`` writes ``tests/data/retinexnet_port.pt``: seeded weights in the port's format (a
 recipe, ``retinexnet_port_state_dict`` in ``tests/reference_weights.py``; only the key names
-and shapes are stored), a fixed input (an odd-sized crop of the real photo in ``tests/data/reference_r2rnet.pt`` and its mirror, as
-one batch) and what the port's ``RetinexNet.forward`` makes of it: R, L, I_delta, output.
+and shapes are stored), a fixed input (an odd-sized crop of the real photo in
+``tests/data/reference_r2rnet.pt`` and its mirror, as one batch) and what the port's
+``RetinexNet.forward`` makes of it: R, L, I_delta, output.
 
 ``compare`` converts the port's published checkpoints with ``convert_official --arch retinexnet``,
 runs the port and the plugin on real photos and prints the largest differences::
@@ -57,8 +58,12 @@ def run_port(port, decom_state, relight_state, images):
         net.forward(images, images)
     L, I_delta = net.output_I_low, net.output_I_delta
     assert torch.equal(L[:, :1], L[:, 1:2]) and torch.equal(I_delta[:, :1], I_delta[:, 2:3])
-    return {'R': net.output_R_low, 'L': L[:, :1].contiguous(), 'I_delta': I_delta[:, :1].contiguous(),
-            'output': net.output_S}
+    return {
+        'R': net.output_R_low,
+        'L': L[:, :1].contiguous(),
+        'I_delta': I_delta[:, :1].contiguous(),
+        'output': net.output_S
+    }
 
 
 def fixture_input():
@@ -75,11 +80,15 @@ def make_fixture(port_dir, out):
     schema = {name: [(k, list(v.shape)) for k, v in net.state_dict().items()] for name, net in nets.items()}
     x = fixture_input()
     outputs = run_port(port, retinexnet_port_state_dict('DecomNet', schema),
-                      retinexnet_port_state_dict('RelightNet', schema), x.numpy())
+                       retinexnet_port_state_dict('RelightNet', schema), x.numpy())
     commit = subprocess.run(['git', '-C', port_dir, 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()
-    data = {'provenance': f'aasharma90/RetinexNet_PyTorch {commit or "(commit unknown)"}, model.py run unchanged '
-                          f'on the CPU by benchmarks/retinexnet_port_fixture.py, torch {torch.__version__}',
-            'schema': schema, 'input': x, **outputs}
+    data = {
+        'provenance': f'aasharma90/RetinexNet_PyTorch {commit or "(commit unknown)"}, model.py run unchanged '
+        f'on the CPU by benchmarks/retinexnet_port_fixture.py, torch {torch.__version__}',
+        'schema': schema,
+        'input': x,
+        **outputs
+    }
     torch.save(data, out)
     print(f'wrote {out} ({os.path.getsize(out)} bytes); output range '
           f'{outputs["output"].min():.4f}..{outputs["output"].max():.4f}')
@@ -94,7 +103,7 @@ def read_photo(path):
 def compare(port_dir, photos):
     from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
     from r2rnet_plugin.convert_official import main as convert
-    from r2rnet_plugin.convert_official import load_state_dict_file
+    from r2rnet_plugin.weights.official import load_state_dict_file
     port = load_port(port_dir)
     decom, relight = (os.path.join(port_dir, 'ckpts', stage, '9200.tar') for stage in ('Decom', 'Relight'))
     with tempfile.TemporaryDirectory() as scratch:
@@ -115,9 +124,9 @@ def compare(port_dir, photos):
         out8 = np.clip(expected['output'].numpy() * 255, 0, 255).astype('uint8')  # as the port saves it
         ours8 = np.clip(ours['output'].numpy() * 255, 0, 255).astype('uint8')
         worst = max(worst, *diffs.values())
-        print(f'{os.path.basename(path)} {image.shape[2]}x{image.shape[3]}: max |ours - port| '
-              + ', '.join(f'{k} {v:.2e}' for k, v in diffs.items())
-              + f'; saved 8-bit pixels that differ: {int((out8 != ours8).sum())} of {out8.size}')
+        print(f'{os.path.basename(path)} {image.shape[2]}x{image.shape[3]}: max |ours - port| ' +
+              ', '.join(f'{k} {v:.2e}' for k, v in diffs.items()) +
+              f'; saved 8-bit pixels that differ: {int((out8 != ours8).sum())} of {out8.size}')
     print(f'largest difference: {worst:.2e}')
     return worst
 

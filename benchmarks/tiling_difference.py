@@ -33,9 +33,10 @@ def parse_args(argv=None):
 def compare(tiled, whole):
     enhanced_t, enhanced_w = tiled['enhanced'].clip(0, 1), whole['enhanced'].clip(0, 1)
     diff = np.abs(enhanced_t - enhanced_w)
-    mse = float(np.mean(diff ** 2))
+    mse = float(np.mean(diff**2))
     psnr = math.inf if mse == 0 else 10 * math.log10(1 / mse)
-    relative = float(np.mean(np.abs(tiled['I_delta'] - whole['I_delta'])) / max(np.mean(np.abs(whole['I_delta'])), 1e-12))
+    relative = float(
+        np.mean(np.abs(tiled['I_delta'] - whole['I_delta'])) / max(np.mean(np.abs(whole['I_delta'])), 1e-12))
     return psnr, float(diff.max()), float(diff.mean()), relative
 
 
@@ -49,8 +50,9 @@ def main(argv=None):
     height, width = rgb.shape[:2]
     print(f'{os.path.basename(args.image)} ({width}x{height}), weights {" ".join(args.weights)}')
     whole = Enhancer(model)(rgb, with_components=True)
-    print(f'whole image: enhanced mean {whole["enhanced"].clip(0, 1).mean():.3f}, I_delta mean {whole["I_delta"].mean():.3f}')
-    print(f'\n| tile | overlap | PSNR vs whole (dB) | max abs diff | mean abs diff | I_delta mean rel. diff |')
+    enhanced_mean, delta_mean = whole['enhanced'].clip(0, 1).mean(), whole['I_delta'].mean()
+    print(f'whole image: enhanced mean {enhanced_mean:.3f}, I_delta mean {delta_mean:.3f}')
+    print('\n| tile | overlap | PSNR vs whole (dB) | max abs diff | mean abs diff | I_delta mean rel. diff |')
     print('|---:|---:|---:|---:|---:|---:|')
     for tile in args.tiles:
         for overlap in args.overlaps:
@@ -58,7 +60,9 @@ def main(argv=None):
                 continue
             tiled = Enhancer(model, tile=tile, tile_overlap=overlap)(rgb, with_components=True)
             psnr, largest, mean, relative = compare(tiled, whole)
-            print(f'| {tile} | {overlap} | {psnr:.2f} | {largest:.4f} | {mean:.4f} | {100 * relative:.1f} % |', flush=True)
+            print(
+                f'| {tile} | {overlap} | {psnr:.2f} | {largest:.4f} | {mean:.4f} | {100 * relative:.1f} % |',
+                flush=True)
     return 0
 
 

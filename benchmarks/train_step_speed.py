@@ -40,10 +40,10 @@ from published_relight_step import loading_problem, published_relight_step
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from basicsr.models import build_model
-from r2rnet_plugin.ops.fast_conv import set_fast_cpu_convs
 from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import build_vgg16_features, perceptual_distance
 from r2rnet_plugin.models.mixed_precision import mixed_precision_dtype
+from r2rnet_plugin.ops.fast_conv import set_fast_cpu_convs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ('decom', 'denoise', 'relight', 'joint')
@@ -58,15 +58,26 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=3, help='untimed steps first (default: 3)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES),
-                        help='stages to time (default: all); relight adds the reference-style step')
-    parser.add_argument('--precisions', nargs='+', choices=PRECISIONS,
-                        help='train: mixed_precision values to time (default: fp32, and bf16 where native)')
-    parser.add_argument('--fast-cpu-conv', action='store_true',
-                        help="time our stages with train: fast_cpu_conv: true (the opt-in NNPACK training "
-                             "convolutions; default: off, PyTorch's convolutions, as the option files train)")
-    parser.add_argument('--published-code', metavar='DIR',
-                        help="a checkout of the published R2RNet code: time its own Relight step too")
+    parser.add_argument(
+        '--stages',
+        nargs='+',
+        choices=STAGES,
+        default=list(STAGES),
+        help='stages to time (default: all); relight adds the reference-style step')
+    parser.add_argument(
+        '--precisions',
+        nargs='+',
+        choices=PRECISIONS,
+        help='train: mixed_precision values to time (default: fp32, and bf16 where native)')
+    parser.add_argument(
+        '--fast-cpu-conv',
+        action='store_true',
+        help="time our stages with train: fast_cpu_conv: true (the opt-in NNPACK training "
+        "convolutions; default: off, PyTorch's convolutions, as the option files train)")
+    parser.add_argument(
+        '--published-code',
+        metavar='DIR',
+        help="a checkout of the published R2RNet code: time its own Relight step too")
     args = parser.parse_args(argv)
     if args.published_code:
         if 'relight' not in args.stages:
@@ -138,9 +149,10 @@ def reference_style_step(model, vgg_path, batch, optimizer):
             R_d = net.denoise(L_low, R_low)
             I_delta = net.relight(L_low, R_d)
             S = R_d * I_delta
-            decom = (F.l1_loss(R_low * L_low, low) + F.l1_loss(R_high * L_high, high)
-                     + 0.1 * F.l1_loss(R_high * L_low, low) + 0.1 * F.l1_loss(R_low * L_high, high)
-                     + 0.1 * (vgg(R_low * L_low, low) + vgg(R_high * L_high, high)))
+            decom = (
+                F.l1_loss(R_low * L_low, low) + F.l1_loss(R_high * L_high, high) +
+                0.1 * F.l1_loss(R_high * L_low, low) + 0.1 * F.l1_loss(R_low * L_high, high) + 0.1 *
+                (vgg(R_low * L_low, low) + vgg(R_high * L_high, high)))
             denoise = F.l1_loss(R_d, R_high) + 0.1 * vgg(R_d, R_high)
             relight = F.l1_loss(S, high) + 0.1 * vgg(S, high) + 0.01 * freq(S, high)
             optimizer.zero_grad()
@@ -156,11 +168,9 @@ def time_step(stage, precision, args, vgg_path, workdir, batch):
     reference-style Relight step; for ``stage='published'``, one step of the published code)."""
     torch.manual_seed(0)
     if stage == 'published':
-        with published_relight_step(args.published_code, batch['lq'].numpy(), batch['gt'].numpy(),
-                                    args.device) as step:
+        with published_relight_step(args.published_code, batch['lq'].numpy(), batch['gt'].numpy(), args.device) as step:
             return median_seconds(step, args.repeats, args.device, args.warmup)
-    model = build_model(stage_options('relight' if stage == 'reference' else stage, precision, vgg_path, args,
-                                      workdir))
+    model = build_model(stage_options('relight' if stage == 'reference' else stage, precision, vgg_path, args, workdir))
     if stage != 'reference':
         model.feed_data(batch)
         return median_seconds(lambda: model.optimize_parameters(1), args.repeats, args.device, args.warmup)
@@ -186,8 +196,10 @@ def write_inputs(workdir, args):
     torch.save(build_vgg16_features().state_dict(), vgg_path)
     from r2rnet_plugin.archs.r2rnet_arch import R2RNet
     torch.save({'params': R2RNet(channel=args.channel).state_dict()}, os.path.join(workdir, 'r2rnet.pth'))
-    batch = {'lq': torch.rand(args.batch, 3, args.size, args.size) * 0.2,
-             'gt': torch.rand(args.batch, 3, args.size, args.size)}
+    batch = {
+        'lq': torch.rand(args.batch, 3, args.size, args.size) * 0.2,
+        'gt': torch.rand(args.batch, 3, args.size, args.size)
+    }
     return vgg_path, batch
 
 
@@ -196,9 +208,9 @@ def main(argv=None):
     torch.manual_seed(0)
     print(f'device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, '
           f'batch {args.batch}, crops {args.size}x{args.size}, width {args.channel}')
-    print('our stages train with ' + ("the fast CPU training convolutions (train: fast_cpu_conv: true)"
-                                      if args.fast_cpu_conv else
-                                      "PyTorch's convolutions (train: fast_cpu_conv: false, the default)"))
+    print('our stages train with ' +
+          ("the fast CPU training convolutions (train: fast_cpu_conv: true)" if args.
+           fast_cpu_conv else "PyTorch's convolutions (train: fast_cpu_conv: false, the default)"))
     with tempfile.TemporaryDirectory() as workdir:
         vgg_path, batch = write_inputs(workdir, args)
         jobs = [(stage, precision) for stage in args.stages for precision in args.precisions]

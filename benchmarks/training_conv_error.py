@@ -42,8 +42,12 @@ def parse_args(argv=None):
     parser.add_argument('--channel', type=int, default=64, help='network width (default: 64, published)')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--size', type=int, default=96, help='crop size (default: 96)')
-    parser.add_argument('--networks', nargs='*', default=['decom', 'denoise', 'relight'],
-                        choices=['decom', 'denoise', 'relight'], help='whole-network rows (default: all)')
+    parser.add_argument(
+        '--networks',
+        nargs='*',
+        default=['decom', 'denoise', 'relight'],
+        choices=['decom', 'denoise', 'relight'],
+        help='whole-network rows (default: all)')
     return parser.parse_args(argv)
 
 
@@ -81,7 +85,7 @@ def layer_errors(shape, batch):
     c_in, c_out, h, w, mode = shape
     g = torch.Generator().manual_seed(c_in * 1000 + c_out + h)
     x = torch.randn(batch, c_in, h, w, generator=g)
-    weight = torch.randn(c_out, c_in, 3, 3, generator=g) * (2 / (9 * c_in)) ** 0.5
+    weight = torch.randn(c_out, c_in, 3, 3, generator=g) * (2 / (9 * c_in))**0.5
     bias = torch.randn(c_out, generator=g) * 0.1
     grad = torch.randn(batch, c_out, h, w, generator=g)
 
@@ -91,8 +95,8 @@ def layer_errors(shape, batch):
         return (out, *torch.autograd.grad(out, (xi, wi), grad.to(dtype)))
 
     def pytorch(xi, wi, bi):
-        return F.conv2d(F.pad(xi, (1,) * 4, mode=mode) if mode != 'zeros' else xi, wi, bi,
-                        padding=1 if mode == 'zeros' else 0)
+        return F.conv2d(
+            F.pad(xi, (1, ) * 4, mode=mode) if mode != 'zeros' else xi, wi, bi, padding=1 if mode == 'zeros' else 0)
 
     truth = run(pytorch, torch.float64)
     fast = run(lambda *a: conv3x3_train(*a, mode), torch.float32)
@@ -117,7 +121,7 @@ def network_errors(net, name, x):
     """Per-parameter gradient errors of sub-network ``name``: (fast path, PyTorch float32) vs float64."""
     with torch.no_grad():
         R, L = net.decom(x)
-        inputs = {'decom': (x,), 'denoise': (L, R), 'relight': (L, R)}[name]
+        inputs = {'decom': (x, ), 'denoise': (L, R), 'relight': (L, R)}[name]
     sub = getattr(net, name)
     probe = torch.randn_like(_flat(sub(*inputs)), generator=torch.Generator().manual_seed(1))
 
@@ -166,6 +170,7 @@ def main(argv=None):
         for name in args.networks:
             for label, (worst, key, median) in zip(labels, network_errors(net, name, x)):
                 print(f'{name:<8} {label:<30} {worst:8.1e} {median:8.1e}  {key}')
+
 
 if __name__ == '__main__':
     main()

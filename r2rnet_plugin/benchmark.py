@@ -24,13 +24,17 @@ import math
 import os
 import sys
 
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog='python -m r2rnet_plugin.benchmark',
-                                     description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m r2rnet_plugin.benchmark', description=__doc__.split('\n\n')[0])
     parser.add_argument('-opt', '--opt', required=True, help='benchmark option file (YAML)')
-    parser.add_argument('--plugin', action='append', default=[], metavar='MODULE',
-                        help='module (dotted name or .py file) to import first; it registers its own archs '
-                             'in ARCH_REGISTRY (repeatable; also plugins: in the option file)')
+    parser.add_argument(
+        '--plugin',
+        action='append',
+        default=[],
+        metavar='MODULE',
+        help='module (dotted name or .py file) to import first; it registers its own archs '
+        'in ARCH_REGISTRY (repeatable; also plugins: in the option file)')
     parser.add_argument('--out', help='output folder (default: results/benchmark/<name>)')
     parser.add_argument('--device', choices=('cpu', 'cuda', 'auto'), help='overrides device:')
     parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), help='overrides precision:')
@@ -50,14 +54,16 @@ def _summary(result):
     for dataset in result.datasets:
         measures = (('psnr', 'PSNR', '7.2f'), ('ssim', 'SSIM', '7.4f')) if dataset.paired else ()
         measures += (('niqe', 'NIQE', '7.3f'), ('loe', 'LOE', '7.1f'))
-        lines += [f'{dataset.name}:', f"{'method':{width}} " + ' '.join(f'{h:>7}' for _, h, _ in measures)
-                  + f" {'ms':>10}  status"]
+        lines += [
+            f'{dataset.name}:',
+            f"{'method':{width}} " + ' '.join(f'{h:>7}' for _, h, _ in measures) + f" {'ms':>10}  status"
+        ]
         for m in result.methods:
             scores = m.scores.get(dataset.name)
             status, error = m.outcome(dataset.name)
-            cells = ' '.join(_number(scores.quality[k] if scores else math.nan, f) .rjust(7) for k, _, f in measures)
-            lines.append(f'{m.name:{width}} {cells} {_number(m.cost.latency_ms, "10.2f"):>10}  '
-                         + (status if error is None else f'{status}: {error}'))
+            cells = ' '.join(_number(scores.quality[k] if scores else math.nan, f).rjust(7) for k, _, f in measures)
+            lines.append(f'{m.name:{width}} {cells} {_number(m.cost.latency_ms, "10.2f"):>10}  ' +
+                         (status if error is None else f'{status}: {error}'))
     lines.append('mean rank: ' + ', '.join(f'{r.name} {_number(r.mean_rank, ".2f")}' for r in mean_ranks(result)))
     return '\n'.join(lines)
 
@@ -77,12 +83,12 @@ def main(argv=None):
 def _run(args, written):
     """The benchmark itself; ``written`` receives the report paths as soon as they exist."""
     import r2rnet_plugin  # noqa: F401  (adapts basicsr, registers the plugin's archs)
-    from r2rnet_plugin.utils.atomic_files import check_writable_folder
     from r2rnet_plugin.comparison.config import BenchmarkConfigError, load_config
     from r2rnet_plugin.comparison.figures import draw_crop_sheet, draw_quality_latency, figure_files
     from r2rnet_plugin.comparison.plugins import PluginImportError, import_plugins
     from r2rnet_plugin.comparison.reports import write_reports
     from r2rnet_plugin.comparison.runner import BenchmarkRunner
+    from r2rnet_plugin.utils.atomic_files import check_writable_folder
 
     try:
         config = load_config(args.opt)
@@ -104,9 +110,11 @@ def _run(args, written):
     height, width = config.cost_size
     for index, dataset in enumerate(result.datasets):
         plot, sheet = (os.path.join(out_dir, name) for name in figure_files(index, len(result.datasets)))
-        measure, metric, unit = ('psnr', 'PSNR (dB)', ' dB') if dataset.paired else ('niqe', 'NIQE (lower is better)', '')
-        points = [(m.name, m.cost.latency_ms, m.scores[dataset.name].quality[measure] if dataset.name in m.scores
-                   else math.nan, m.outcome(dataset.name)[0] == 'error') for m in result.methods]
+        measure, metric, unit = ('psnr', 'PSNR (dB)', ' dB') if dataset.paired else ('niqe', 'NIQE (lower is better)',
+                                                                                     '')
+        points = [(m.name, m.cost.latency_ms,
+                   m.scores[dataset.name].quality[measure] if dataset.name in m.scores else math.nan,
+                   m.outcome(dataset.name)[0] == 'error') for m in result.methods]
         title = (f'{config.name}, {dataset.name}: {metric.split(" ")[0]} vs latency ({result.device}, '
                  f'{config.precision}, {height}x{width})')
         paths.append(draw_quality_latency(points, plot, title, metric=metric, unit=unit))

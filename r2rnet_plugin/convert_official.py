@@ -29,9 +29,7 @@ import os
 import sys
 
 from r2rnet_plugin.utils.atomic_files import atomic_write
-from r2rnet_plugin.weights.official import (  # noqa: F401  (re-exported: the command's API)
-    ARCHS, RETINEXNET_STAGES, STAGES, CheckpointKeyError, check_finite, convert_official, convert_retinexnet,
-    convert_stage, load_state_dict_file)
+from r2rnet_plugin.weights.official import ARCHS, STAGES, convert_official, convert_retinexnet
 from r2rnet_plugin.weights.official_keys import REFERENCE_NAMES
 
 
@@ -61,13 +59,18 @@ def check_output_path(out, inputs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('\n', ' '))
-    parser.add_argument('--arch', choices=sorted(ARCHS), default='r2rnet',
-                        help='whose checkpoints: r2rnet (default; --decom, --denoise, --relight) or '
-                             'retinexnet (the PyTorch port; --decom, --relight)')
+    parser.add_argument(
+        '--arch',
+        choices=sorted(ARCHS),
+        default='r2rnet',
+        help='whose checkpoints: r2rnet (default; --decom, --denoise, --relight) or '
+        'retinexnet (the PyTorch port; --decom, --relight)')
     for stage in STAGES:
-        parser.add_argument(f'--{stage}', required=stage != 'denoise',
-                            help=f'published {REFERENCE_NAMES[stage]} checkpoint (e.g. {stage.title()}/20.tar)'
-                            + ('; R2RNet only' if stage == 'denoise' else ''))
+        parser.add_argument(
+            f'--{stage}',
+            required=stage != 'denoise',
+            help=f'published {REFERENCE_NAMES[stage]} checkpoint (e.g. {stage.title()}/20.tar)' +
+            ('; R2RNet only' if stage == 'denoise' else ''))
     parser.add_argument('--out', required=True, help='output file, e.g. r2rnet.pth')
     args = parser.parse_args(argv)
     if args.arch == 'r2rnet' and args.denoise is None:

@@ -10,8 +10,8 @@ Each output has the input's file name (and format; JPEG at quality 95), bit dept
 alpha channel. Exit status: 0 when every file was enhanced or skipped, 1 when some file failed
 (the others are still done; the summary names each failure and its reason) and when the
 weights hold NaN/infinite values (nothing is enhanced), 2 for wrong arguments, unusable weights,
-a missing input or an unusable output folder, 130 when interrupted (Ctrl-C; no partial file is left). What is refused and why:
-docs/robustness/enhance.md.
+a missing input or an unusable output folder, 130 when interrupted (Ctrl-C; no partial file is
+left). What is refused and why: docs/robustness/enhance.md.
 """
 import argparse
 import os
@@ -20,38 +20,53 @@ import sys
 import torch
 from tqdm import tqdm
 
-from r2rnet_plugin.weights.official import STAGES
-from r2rnet_plugin.ops.allocator import release_freed_memory, reuse_freed_memory
 from r2rnet_plugin.inference.batch import FAILED, enhance_files, list_inputs, summary
 from r2rnet_plugin.inference.enhancer import MIN_TILE, PRECISIONS, Enhancer
+from r2rnet_plugin.inference.output_plan import OutputFolderError, check_output_folder
+from r2rnet_plugin.ops.allocator import release_freed_memory, reuse_freed_memory
 from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16
 from r2rnet_plugin.utils.torch_helpers import resolve_device
-from r2rnet_plugin.inference.output_plan import OutputFolderError, check_output_folder
+from r2rnet_plugin.weights.official import STAGES
 from r2rnet_plugin.weights.reader import load_r2rnet
 from r2rnet_plugin.weights.state_dicts import NonFiniteWeightsError, WeightsError
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog='python -m r2rnet_plugin.enhance', description=__doc__.split('\n\n')[0],
-                                     epilog='Tiling changes the output slightly (the FFT branch then sees one '
-                                            'tile, not the whole image): use it when memory is short.')
-    parser.add_argument('-i', '--input', required=True, help='an image file or a folder of images '
-                        '(.jpg .jpeg .png .bmp .tif .tiff; not searched recursively)')
+    parser = argparse.ArgumentParser(
+        prog='python -m r2rnet_plugin.enhance',
+        description=__doc__.split('\n\n')[0],
+        epilog='Tiling changes the output slightly (the FFT branch then sees one '
+        'tile, not the whole image): use it when memory is short.')
+    parser.add_argument(
+        '-i',
+        '--input',
+        required=True,
+        help='an image file or a folder of images '
+        '(.jpg .jpeg .png .bmp .tif .tiff; not searched recursively)')
     parser.add_argument('-o', '--output', required=True, help='output folder (created if needed)')
-    parser.add_argument('--weights', nargs='+', metavar='FILE',
-                        help='an R2RNet weights file written by BasicSR or convert_official, or the three '
-                             'published checkpoints (Decom, Denoise, Relight, in that order)')
+    parser.add_argument(
+        '--weights',
+        nargs='+',
+        metavar='FILE',
+        help='an R2RNet weights file written by BasicSR or convert_official, or the three '
+        'published checkpoints (Decom, Denoise, Relight, in that order)')
     for stage in STAGES:
         parser.add_argument(f'--{stage}', metavar='FILE', help=f'published {stage.title()}-Net checkpoint')
-    parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'),
-                        help='where to run (default: CUDA if available)')
+    parser.add_argument(
+        '--device', default='auto', choices=('auto', 'cpu', 'cuda'), help='where to run (default: CUDA if available)')
     parser.add_argument('--precision', default='fp32', choices=sorted(PRECISIONS), help='default fp32')
-    parser.add_argument('--tile', type=int, metavar='N',
-                        help='process windows of N x N pixels (bounded memory for large photos)')
-    parser.add_argument('--tile-overlap', type=int, default=32, metavar='M',
-                        help='overlap of neighbouring tiles, blended smoothly (default 32)')
-    parser.add_argument('--save-components', action='store_true',
-                        help='also write <name>_R, _L, _R_denoised and _I_delta PNGs (clamped to [0, 1])')
+    parser.add_argument(
+        '--tile', type=int, metavar='N', help='process windows of N x N pixels (bounded memory for large photos)')
+    parser.add_argument(
+        '--tile-overlap',
+        type=int,
+        default=32,
+        metavar='M',
+        help='overlap of neighbouring tiles, blended smoothly (default 32)')
+    parser.add_argument(
+        '--save-components',
+        action='store_true',
+        help='also write <name>_R, _L, _R_denoised and _I_delta PNGs (clamped to [0, 1])')
     parser.add_argument('--skip-existing', action='store_true', help='skip inputs whose output exists')
     parser.add_argument('--threads', type=int, metavar='N', help='CPU threads (default: torch default)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -132,8 +147,8 @@ def _run(args):
         bar.update(1)
 
     with bar:
-        outcomes = enhance_files(enhancer, paths, args.output, args.save_components, args.skip_existing,
-                                 on_done=on_done, on_tile=on_tile)
+        outcomes = enhance_files(
+            enhancer, paths, args.output, args.save_components, args.skip_existing, on_done=on_done, on_tile=on_tile)
     print(summary(outcomes))
     return 1 if any(o.status == FAILED for o in outcomes) else 0
 

@@ -23,11 +23,11 @@ import argparse
 import sys
 
 from r2rnet_plugin.data.image_io import ImageDecodeError
-from r2rnet_plugin.lmdb_tool.verify import verify_lmdb_pair
-from r2rnet_plugin.lmdb_tool.writer import existing_outputs, leftover_temp_dirs, write_lmdb_pair
-from r2rnet_plugin.lmdb_tool.pair_check import check_pairs
 from r2rnet_plugin.data.sources import LSRW_CAMERAS, find_images
+from r2rnet_plugin.lmdb_tool.pair_check import check_pairs
+from r2rnet_plugin.lmdb_tool.verify import verify_lmdb_pair
 from r2rnet_plugin.lmdb_tool.worker_pool import default_workers
+from r2rnet_plugin.lmdb_tool.writer import existing_outputs, leftover_temp_dirs, write_lmdb_pair
 
 LAYOUTS = ('lsrw', 'lol', 'folders')
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -38,34 +38,48 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog='python -m r2rnet_plugin.prepare_lmdb',
         description='Pack paired low-/normal-light images into <out>/low.lmdb and <out>/high.lmdb '
-                    '(BasicSR LMDB format) for LLIEPairedDataset with io_backend: {type: lmdb}.')
+        '(BasicSR LMDB format) for LLIEPairedDataset with io_backend: {type: lmdb}.')
     source = parser.add_argument_group('source')
-    source.add_argument('--layout', required=True, choices=LAYOUTS,
-                        help='lsrw: <root>/<camera>/{low,high}; lol: <root>/{low,high}; '
-                             'folders: --lq and --gt')
+    source.add_argument(
+        '--layout',
+        required=True,
+        choices=LAYOUTS,
+        help='lsrw: <root>/<camera>/{low,high}; lol: <root>/{low,high}; '
+        'folders: --lq and --gt')
     source.add_argument('--root', metavar='DIR', help='dataset folder (lsrw, lol)')
     source.add_argument('--lq', metavar='DIR', help='low-light image folder (folders)')
     source.add_argument('--gt', metavar='DIR', help='normal-light image folder (folders)')
-    source.add_argument('--cameras', nargs='+', metavar='NAME',
-                        help=f'LSRW cameras to include (default: {" ".join(LSRW_CAMERAS)})')
+    source.add_argument(
+        '--cameras', nargs='+', metavar='NAME', help=f'LSRW cameras to include (default: {" ".join(LSRW_CAMERAS)})')
     output = parser.add_argument_group('output')
-    output.add_argument('--out', required=True, metavar='DIR',
-                        help='folder that receives low.lmdb and high.lmdb')
-    output.add_argument('--overwrite', action='store_true',
-                        help='replace existing LMDBs (once the new ones are complete)')
-    output.add_argument('--compress-level', type=int, default=1, choices=range(10), metavar='0-9',
-                        help='PNG compression level, lossless at any level (default: 1)')
-    output.add_argument('--workers', type=int, default=default_workers(), metavar='N',
-                        help='processes that read and encode images (default: min(4, CPUs) = '
-                             '%(default)s)')
-    output.add_argument('--skip-bad', action='store_true',
-                        help='leave out unmatched, unreadable and size-mismatched images '
-                             'instead of stopping')
-    output.add_argument('--verify', action='store_true',
-                        help='re-read the written LMDBs and compare keys, shapes and pixels '
-                             'with the sources')
-    output.add_argument('--verify-only', action='store_true',
-                        help='only verify an existing output against the sources')
+    output.add_argument('--out', required=True, metavar='DIR', help='folder that receives low.lmdb and high.lmdb')
+    output.add_argument(
+        '--overwrite', action='store_true', help='replace existing LMDBs (once the new ones are complete)')
+    output.add_argument(
+        '--compress-level',
+        type=int,
+        default=1,
+        choices=range(10),
+        metavar='0-9',
+        help='PNG compression level, lossless at any level (default: 1)')
+    output.add_argument(
+        '--workers',
+        type=int,
+        default=default_workers(),
+        metavar='N',
+        help='processes that read and encode images (default: min(4, CPUs) = '
+        '%(default)s)')
+    output.add_argument(
+        '--skip-bad',
+        action='store_true',
+        help='leave out unmatched, unreadable and size-mismatched images '
+        'instead of stopping')
+    output.add_argument(
+        '--verify',
+        action='store_true',
+        help='re-read the written LMDBs and compare keys, shapes and pixels '
+        'with the sources')
+    output.add_argument('--verify-only', action='store_true', help='only verify an existing output against the sources')
     output.add_argument('--no-progress', action='store_true', help='no progress bars')
     return parser
 
@@ -111,12 +125,10 @@ def _run(args):
     check = check_pairs(found, args.workers, progress)
     if check.problems and not args.skip_bad:
         return _fail(f'{len(check.problems)} problem(s) in the source; nothing was written. Fix '
-                     'or remove these files, or pass --skip-bad to leave them out:\n'
-                     + _indented(check.problems))
+                     'or remove these files, or pass --skip-bad to leave them out:\n' + _indented(check.problems))
     if check.problems:
         print(f'--skip-bad: skipped {check.bad_pairs} pair(s) with unreadable or size-mismatched '
-              f'images and {check.unmatched} image(s) without a partner:\n'
-              + _indented(check.problems))
+              f'images and {check.unmatched} image(s) without a partner:\n' + _indented(check.problems))
     if not check.pairs:
         return _fail('no usable image pair.')
     if args.verify_only:
@@ -125,8 +137,7 @@ def _run(args):
         print(f'note: {folder} was left by an interrupted (or running) prepare_lmdb; delete it '
               'when no run is active.')
     try:
-        summary = write_lmdb_pair(args.out, check.pairs, args.compress_level, args.workers,
-                                  args.overwrite, progress)
+        summary = write_lmdb_pair(args.out, check.pairs, args.compress_level, args.workers, args.overwrite, progress)
     except (ImageDecodeError, OSError) as error:  # OutputExistsError, --out is a file, ...
         return _fail(error)
     print(f'Wrote {summary.pairs} pairs: {summary.paths[0]} ({summary.lq_bytes / 2**20:.1f} MiB '

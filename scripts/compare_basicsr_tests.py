@@ -30,8 +30,7 @@ def environments():
     """The two environments compared: name -> environment variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith('R2RNET_')}
     plain_path = os.pathsep.join(filter(None, [PLAIN_BASICSR, base.get('PYTHONPATH')]))
-    return {'with the plugin': base,
-            'as released': dict(base, R2RNET_PLUGIN_AUTOLOAD='0', PYTHONPATH=plain_path)}
+    return {'with the plugin': base, 'as released': dict(base, R2RNET_PLUGIN_AUTOLOAD='0', PYTHONPATH=plain_path)}
 
 
 def outcomes(junit_file):
@@ -48,8 +47,9 @@ def run_suite(checkout, env, extra_args):
     """Outcomes of ``pytest tests`` in ``checkout`` with ``env``."""
     with tempfile.TemporaryDirectory() as scratch:
         report = os.path.join(scratch, 'report.xml')
-        command = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', f'--junitxml={report}',
-                   'tests', *extra_args]
+        command = [
+            sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', f'--junitxml={report}', 'tests', *extra_args
+        ]
         done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
         if not os.path.exists(report):
             tail = (done.stdout + done.stderr)[-3000:]
@@ -60,8 +60,10 @@ def run_suite(checkout, env, extra_args):
 def compare(results):
     """Lines describing ``{environment: outcomes}``, and whether every test agrees."""
     (name_a, a), (name_b, b) = results.items()
-    lines = [f'{name}: ' + ', '.join(f'{n} {k}' for k, n in sorted(collections.Counter(r.values()).items()))
-             for name, r in results.items()]
+    lines = [
+        f'{name}: ' + ', '.join(f'{n} {k}' for k, n in sorted(collections.Counter(r.values()).items()))
+        for name, r in results.items()
+    ]
     differing = sorted(t for t in set(a) | set(b) if a.get(t) != b.get(t))
     for test in differing:
         lines.append(f'  differs: {test}: {a.get(test, "absent")} {name_a}, {b.get(test, "absent")} {name_b}')

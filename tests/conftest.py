@@ -8,8 +8,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import r2rnet_plugin  # noqa: E402,F401  (registers everything)
 from reference_weights import load_fixture, load_schema, reference_state_dict  # noqa: E402
+
+import r2rnet_plugin  # noqa: E402,F401  (registers everything)
 
 REFERENCE_NETS = ('DecomNet', 'DenoiseNet', 'RelightNet')
 
@@ -30,7 +31,7 @@ def reference_states():
 def reference_model(reference_states):
     """``R2RNet`` carrying the reference fixture's weights, in eval mode."""
     from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-    from r2rnet_plugin.convert_official import convert_official
+    from r2rnet_plugin.weights.official import convert_official
     model = R2RNet()
     model.load_state_dict(convert_official(*reference_states))
     return model.eval()

@@ -16,7 +16,6 @@ import zlib
 import numpy as np
 import torch
 from PIL import Image
-
 from reference_weights import reference_state_dict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +55,7 @@ def recipe_states(schema):
 
 def _directions(key, numel):
     g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
-    index = torch.randint(numel, (SAMPLE_COUNT,), generator=g)
+    index = torch.randint(numel, (SAMPLE_COUNT, ), generator=g)
     directions = torch.randn(PROJECTION_COUNT, numel, generator=g, dtype=torch.float64)
     return index, directions / directions.norm(dim=1, keepdim=True)
 
@@ -78,8 +77,7 @@ def summary_difference(key, tensor, expected):
     the projections, of the maximum magnitude, and of the norm over ``sqrt(numel)``; each at
     most ``max |tensor - original|`` for a difference spread evenly over the tensor."""
     got = summarize(key, tensor)
-    diffs = [abs(got['max_abs'] - expected['max_abs']),
-             abs(got['norm'] - expected['norm']) / tensor.numel() ** 0.5]
+    diffs = [abs(got['max_abs'] - expected['max_abs']), abs(got['norm'] - expected['norm']) / tensor.numel()**0.5]
     for part in ('full', 'samples', 'projections'):
         if part in expected:
             diffs.append((got[part] - expected[part]).abs().max().item())

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 
 import r2rnet_plugin  # noqa: F401  (registers the dataset)
+from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from r2rnet_plugin.data.bad_data import BadDataError, BadSampleError
 from r2rnet_plugin.data.image_io import ImageDecodeError
 from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
@@ -49,6 +49,7 @@ def truncate(path, keep=0.6):
 
 
 # ------------------------------------------------------------------------- what is caught, and where
+
 
 @pytest.mark.parametrize('damage, message', [
     (lambda p: truncate(p), 'truncated PNG'),
@@ -131,6 +132,7 @@ def test_check_images_decodes_everything_at_construction(tmp_path):
 
 # ---------------------------------------------------------------------------------- LMDB
 
+
 @pytest.fixture
 def lmdb_set(tmp_path):
     make_set(tmp_path, 4)
@@ -163,7 +165,8 @@ def test_lmdb_key_missing_from_data_mdb_is_named_at_construction(lmdb_set):
 
 def test_lmdb_with_a_wrong_meta_info(lmdb_set):
     for side in ('low', 'high'):
-        (lmdb_set / f'{side}.lmdb' / 'meta_info.txt').write_text(''.join(f'img{i}.png ({H},{W},3) 1\n' for i in range(4)))
+        (lmdb_set / f'{side}.lmdb' / 'meta_info.txt').write_text(''.join(f'img{i}.png ({H},{W},3) 1\n'
+                                                                         for i in range(4)))
     with pytest.raises(BadSampleError, match="4 of 4 pairs cannot be used: 'img0' in .*4 key"):
         lmdb_dataset(lmdb_set)
 
@@ -175,6 +178,7 @@ def test_lmdb_without_data_mdb(lmdb_set):
 
 
 # ---------------------------------------------------------------------------- bad_data: skip
+
 
 def test_skip_drops_what_construction_finds_and_logs_it(tmp_path, caplog):
     make_set(tmp_path, 10)
@@ -245,6 +249,7 @@ def test_a_skipping_dataset_can_be_copied(tmp_path):
 
 # ------------------------------------------------------------------------- per-sample seeds
 
+
 def test_seeded_index_makes_the_crop_independent_of_the_process(tmp_path):
     ds = dataset(make_set(tmp_path, 2))
     index = SeededIndex(1, sample_seed(0, 3, 17))
@@ -260,17 +265,38 @@ def test_seeded_index_makes_the_crop_independent_of_the_process(tmp_path):
 
 # ------------------------------------------------------------------------------- options
 
+
 @pytest.mark.parametrize('opt, message', [
-    ({'gt_sze': 32}, "unknown option 'datasets: train: gt_sze' \\(dataset 'tiny'\\); did you mean 'gt_size'\\?"),
-    ({'use_flp': True}, "did you mean 'use_flip'"),
-    ({'bad_data': 'skipp'}, "'datasets: train: bad_data' must be one of fail, skip; got 'skipp'; did you mean 'skip'"),
-    ({'max_bad_fraction': 2}, "'datasets: train: max_bad_fraction' must be a finite number in \\[0, 1\\]"),
-    ({'gt_size': '96'}, "'datasets: train: gt_size' must be a positive integer; got '96'"),
-    ({'gt_size': 0}, "'datasets: train: gt_size' must be a positive integer; got 0"),
-    ({'batch_size_per_gpu': 0}, "'datasets: train: batch_size_per_gpu' must be a positive integer"),
-    ({'batch_size_per_gpu': 2.5}, "'datasets: train: batch_size_per_gpu' must be a positive integer"),
-    ({'num_worker_per_gpu': -1}, "'datasets: train: num_worker_per_gpu' must be an integer >= 0"),
-    ({'use_rot': 'false'}, "'datasets: train: use_rot' must be true or false; got 'false'"),
+    ({
+        'gt_sze': 32
+    }, "unknown option 'datasets: train: gt_sze' \\(dataset 'tiny'\\); did you mean 'gt_size'\\?"),
+    ({
+        'use_flp': True
+    }, "did you mean 'use_flip'"),
+    ({
+        'bad_data': 'skipp'
+    }, "'datasets: train: bad_data' must be one of fail, skip; got 'skipp'; did you mean 'skip'"),
+    ({
+        'max_bad_fraction': 2
+    }, "'datasets: train: max_bad_fraction' must be a finite number in \\[0, 1\\]"),
+    ({
+        'gt_size': '96'
+    }, "'datasets: train: gt_size' must be a positive integer; got '96'"),
+    ({
+        'gt_size': 0
+    }, "'datasets: train: gt_size' must be a positive integer; got 0"),
+    ({
+        'batch_size_per_gpu': 0
+    }, "'datasets: train: batch_size_per_gpu' must be a positive integer"),
+    ({
+        'batch_size_per_gpu': 2.5
+    }, "'datasets: train: batch_size_per_gpu' must be a positive integer"),
+    ({
+        'num_worker_per_gpu': -1
+    }, "'datasets: train: num_worker_per_gpu' must be an integer >= 0"),
+    ({
+        'use_rot': 'false'
+    }, "'datasets: train: use_rot' must be true or false; got 'false'"),
 ])
 def test_option_errors_name_the_option(tmp_path, opt, message):
     make_set(tmp_path, 1)
@@ -280,6 +306,14 @@ def test_option_errors_name_the_option(tmp_path, opt, message):
 
 def test_basicsr_dataloader_keys_are_known(tmp_path):
     make_set(tmp_path, 2)
-    ds = dataset(tmp_path, type='LLIEPairedDataset', scale=1, num_worker_per_gpu=0, batch_size_per_gpu=2,
-                 dataset_enlarge_ratio=1, prefetch_mode=None, pin_memory=False, persistent_workers=False)
+    ds = dataset(
+        tmp_path,
+        type='LLIEPairedDataset',
+        scale=1,
+        num_worker_per_gpu=0,
+        batch_size_per_gpu=2,
+        dataset_enlarge_ratio=1,
+        prefetch_mode=None,
+        pin_memory=False,
+        persistent_workers=False)
     assert len(ds) == 2

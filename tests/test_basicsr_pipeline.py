@@ -10,10 +10,10 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 
 import basicsr
-import pytest
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
 
@@ -29,21 +29,69 @@ def write_pairs(folder, count=3, size=(24, 32)):
 
 
 def options(data, name, is_train):
-    dataset = {'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_lq': str(data / 'low'),
-               'dataroot_gt': str(data / 'high'), 'io_backend': {'type': 'disk'}}
-    opt = {'name': name, 'model_type': 'SRModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
-           'network_g': {'type': 'R2RNet', 'channel': 8},
-           'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
-           'val': {'save_img': True, 'suffix': 'out', 'metrics': {'psnr': {'type': 'calculate_psnr',
-                                                                          'crop_border': 0}}}}
+    dataset = {
+        'name': 'tiny',
+        'type': 'PairedImageDataset',
+        'dataroot_lq': str(data / 'low'),
+        'dataroot_gt': str(data / 'high'),
+        'io_backend': {
+            'type': 'disk'
+        }
+    }
+    opt = {
+        'name': name,
+        'model_type': 'SRModel',
+        'scale': 1,
+        'num_gpu': 0,
+        'manual_seed': 0,
+        'network_g': {
+            'type': 'R2RNet',
+            'channel': 8
+        },
+        'path': {
+            'pretrain_network_g': None,
+            'strict_load_g': True,
+            'resume_state': None
+        },
+        'val': {
+            'save_img': True,
+            'suffix': 'out',
+            'metrics': {
+                'psnr': {
+                    'type': 'calculate_psnr',
+                    'crop_border': 0
+                }
+            }
+        }
+    }
     if is_train:
-        train_set = dict(dataset, name='train', gt_size=16, use_hflip=True, use_rot=True,
-                         num_worker_per_gpu=0, batch_size_per_gpu=2, dataset_enlarge_ratio=1)
+        train_set = dict(
+            dataset,
+            name='train',
+            gt_size=16,
+            use_hflip=True,
+            use_rot=True,
+            num_worker_per_gpu=0,
+            batch_size_per_gpu=2,
+            dataset_enlarge_ratio=1)
         opt['datasets'] = {'train': train_set, 'val': dict(dataset, name='val')}
-        opt['train'] = {'optim_g': {'type': 'Adam', 'lr': 1e-4},
-                        'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-                        'total_iter': 2, 'warmup_iter': -1,
-                        'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}}
+        opt['train'] = {
+            'optim_g': {
+                'type': 'Adam',
+                'lr': 1e-4
+            },
+            'scheduler': {
+                'type': 'MultiStepLR',
+                'milestones': [100],
+                'gamma': 0.5
+            },
+            'total_iter': 2,
+            'warmup_iter': -1,
+            'pixel_opt': {
+                'type': 'L1Loss',
+                'loss_weight': 1.0
+            }
+        }
         opt['val']['val_freq'] = 2
         opt['logger'] = {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True}
     else:
@@ -56,8 +104,12 @@ def run_module(module, opt, cwd):
     path = cwd / f'{module}.yml'
     path.write_text(yaml.safe_dump(opt))
     env = {k: v for k, v in os.environ.items() if k != 'R2RNET_PLUGIN_AUTOLOAD'}
-    return subprocess.run([sys.executable, '-m', module, '-opt', str(path)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, '-m', module, '-opt', str(path)],
+                          cwd=cwd,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
 
 
 def test_basicsr_train_and_test_write_under_current_directory(tmp_path):

@@ -10,15 +10,15 @@ import cv2
 import pytest
 import torch
 import yaml
+from reference_weights import load_schema
+from tiny_setup import write_lol_pairs
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.archs.zero_dce_arch import ZeroDCE
 from r2rnet_plugin.benchmark import main
 from r2rnet_plugin.comparison.cost import count_macs, measure_cost
-from r2rnet_plugin.comparison.quality import gt_mean_scaled, grey_mean, image_quality, niqe_score
+from r2rnet_plugin.comparison.quality import grey_mean, gt_mean_scaled, image_quality, niqe_score
 from r2rnet_plugin.weights.official_keys import REFERENCE_NAMES, plugin_key
-from reference_weights import load_schema
-from tiny_setup import write_lol_pairs
 
 OUTPUT_FILES = ('results.md', 'results.csv', 'summary.csv', 'results.json', 'quality_vs_latency.png', 'crops.png')
 LLIE_ARCHS = ('R2RPluginCLAHE', 'R2RPluginGamma', 'R2RPluginIdentity', 'R2RNet', 'R2RPluginRetinexNet',
@@ -53,14 +53,33 @@ def bench(tmp_path_factory):
     torch.save({'params': r2rnet.state_dict()}, root / 'r2rnet_c8.pth')
     (root / 'plugins').mkdir()
     (root / 'plugins' / f'{PLUGIN_MODULE}.py').write_text(PLUGIN_SOURCE)
-    return {'root': root, 'data': data, 'weights': str(root / 'r2rnet_c8.pth'), 'r2rnet': r2rnet,
-            'plugin_dir': str(root / 'plugins')}
+    return {
+        'root': root,
+        'data': data,
+        'weights': str(root / 'r2rnet_c8.pth'),
+        'r2rnet': r2rnet,
+        'plugin_dir': str(root / 'plugins')
+    }
 
 
 def write_benchmark(folder, data, methods, **options):
-    opt = {'name': 'tiny', 'dataset': {'name': 'tiny_lol', 'layout': 'lol', 'dataroot': data},
-           'device': 'cpu', 'cost_size': [32, 32], 'warmup': 1, 'repeats': 2,
-           'sheet': {'images': 2, 'crop': 64}, 'methods': methods}
+    opt = {
+        'name': 'tiny',
+        'dataset': {
+            'name': 'tiny_lol',
+            'layout': 'lol',
+            'dataroot': data
+        },
+        'device': 'cpu',
+        'cost_size': [32, 32],
+        'warmup': 1,
+        'repeats': 2,
+        'sheet': {
+            'images': 2,
+            'crop': 64
+        },
+        'methods': methods
+    }
     opt.update(options)
     path = os.path.join(folder, 'bench.yml')
     with open(path, 'w') as f:
@@ -80,12 +99,28 @@ def quality_rows(result, dataset=0):
 
 def test_benchmark_runs_every_method_and_writes_every_file(bench, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(bench['plugin_dir'])
-    methods = [{'name': 'R2RNet c8', 'network': {'type': 'R2RNet', 'channel': 8}, 'weights': bench['weights']},
-               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma'}, 'weights': None},
-               {'name': 'Plugin arch', 'network': {'type': 'BenchTestBrighten', 'gain': 4.0}}]
+    methods = [{
+        'name': 'R2RNet c8',
+        'network': {
+            'type': 'R2RNet',
+            'channel': 8
+        },
+        'weights': bench['weights']
+    }, {
+        'name': 'Gamma',
+        'network': {
+            'type': 'R2RPluginGamma'
+        },
+        'weights': None
+    }, {
+        'name': 'Plugin arch',
+        'network': {
+            'type': 'BenchTestBrighten',
+            'gain': 4.0
+        }
+    }]
     out = str(tmp_path / 'out')
-    code = main(['-opt', write_benchmark(tmp_path, bench['data'], methods), '--plugin', PLUGIN_MODULE,
-                 '--out', out])
+    code = main(['-opt', write_benchmark(tmp_path, bench['data'], methods), '--plugin', PLUGIN_MODULE, '--out', out])
     assert code == 0
     for name in OUTPUT_FILES:
         assert os.path.getsize(os.path.join(out, name)) > 0, name
@@ -100,8 +135,8 @@ def test_benchmark_runs_every_method_and_writes_every_file(bench, tmp_path, monk
         assert method['status'] == 'ok' and method['error'] is None
         row = rows[method['name']]
         assert row['status'] == 'ok'
-        for name in ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'psnr_gtmean', 'ssim_gtmean', 'psnr_y_gtmean',
-                     'ssim_y_gtmean', 'loe'):
+        for name in ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'psnr_gtmean', 'ssim_gtmean', 'psnr_y_gtmean', 'ssim_y_gtmean',
+                     'loe'):
             assert math.isfinite(row['quality'][name]), (method['name'], name)
         assert row['quality']['niqe'] is not None or any('NIQE' in note for note in row['notes'])
         for name in ('macs', 'latency_ms', 'peak_memory_mb'):
@@ -146,21 +181,66 @@ def test_wrong_weights_are_reported_in_their_row_and_the_others_run(bench, tmp_p
     partial = {k: v for k, v in ZeroDCE(channel=8).state_dict().items() if not k.startswith('e_conv7')}
     torch.save({'params': partial}, tmp_path / 'partial.pth')
     r2rnet_c8 = {'type': 'R2RNet', 'channel': 8}
-    methods = [{'name': 'wrong width', 'network': r2rnet_c8, 'weights': str(tmp_path / 'narrow.pth')},
-               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}},
-               {'name': 'official', 'network': r2rnet_c8, 'weights': official_checkpoints(bench['r2rnet'], tmp_path)},
-               {'name': 'not official', 'network': r2rnet_c8, 'weights': [bench['weights']] * 3},
-               {'name': 'ema', 'network': r2rnet_c8, 'weights': str(tmp_path / 'ema.pth'), 'param_key': 'params_ema'},
-               {'name': 'missing file', 'network': {'type': 'R2RPluginZeroDCE'}, 'weights': str(tmp_path / 'none.pth')},
-               {'name': 'partial', 'network': {'type': 'R2RPluginZeroDCE', 'channel': 8},
-                'weights': str(tmp_path / 'partial.pth'), 'strict': False},
-               {'name': 'width from file', 'network': {'type': 'R2RNet'}, 'weights': bench['weights']},
-               {'name': 'two missing', 'network': {'type': 'R2RNet'},
-                'weights': {'decom': str(tmp_path / 'Decom.tar'), 'denoise': bench['weights'],
-                            'relight': str(tmp_path / 'Relight.tar')}}]
+    methods = [{
+        'name': 'wrong width',
+        'network': r2rnet_c8,
+        'weights': str(tmp_path / 'narrow.pth')
+    }, {
+        'name': 'Gamma',
+        'network': {
+            'type': 'R2RPluginGamma',
+            'gamma': 0.5
+        }
+    }, {
+        'name': 'official',
+        'network': r2rnet_c8,
+        'weights': official_checkpoints(bench['r2rnet'], tmp_path)
+    }, {
+        'name': 'not official',
+        'network': r2rnet_c8,
+        'weights': [bench['weights']] * 3
+    }, {
+        'name': 'ema',
+        'network': r2rnet_c8,
+        'weights': str(tmp_path / 'ema.pth'),
+        'param_key': 'params_ema'
+    }, {
+        'name': 'missing file',
+        'network': {
+            'type': 'R2RPluginZeroDCE'
+        },
+        'weights': str(tmp_path / 'none.pth')
+    }, {
+        'name': 'partial',
+        'network': {
+            'type': 'R2RPluginZeroDCE',
+            'channel': 8
+        },
+        'weights': str(tmp_path / 'partial.pth'),
+        'strict': False
+    }, {
+        'name': 'width from file',
+        'network': {
+            'type': 'R2RNet'
+        },
+        'weights': bench['weights']
+    }, {
+        'name': 'two missing',
+        'network': {
+            'type': 'R2RNet'
+        },
+        'weights': {
+            'decom': str(tmp_path / 'Decom.tar'),
+            'denoise': bench['weights'],
+            'relight': str(tmp_path / 'Relight.tar')
+        }
+    }]
     out = str(tmp_path / 'out')
-    code = main(['-opt', write_benchmark(tmp_path, bench['data'], methods, max_images=1, metrics={'niqe': False}),
-                 '--out', out, '--no-progress'])
+    code = main([
+        '-opt',
+        write_benchmark(tmp_path, bench['data'], methods, max_images=1, metrics={'niqe': False}), '--out', out,
+        '--no-progress'
+    ])
     assert code == 1
     result = read_json(out)
     rows, methods = quality_rows(result), {m['name']: m for m in result['methods']}
@@ -184,8 +264,17 @@ def test_wrong_weights_are_reported_in_their_row_and_the_others_run(bench, tmp_p
 
 
 def test_unknown_arch_lists_the_llie_archs(bench, tmp_path, capsys):
-    methods = [{'name': 'Gamma', 'network': {'type': 'R2RPluginGamma'}},
-               {'name': 'typo', 'network': {'type': 'R2RNett'}}]
+    methods = [{
+        'name': 'Gamma',
+        'network': {
+            'type': 'R2RPluginGamma'
+        }
+    }, {
+        'name': 'typo',
+        'network': {
+            'type': 'R2RNett'
+        }
+    }]
     assert main(['-opt', write_benchmark(tmp_path, bench['data'], methods), '--out', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
     assert "unknown network type 'R2RNett'" in err and 'methods[1] (typo)' in err
@@ -201,8 +290,12 @@ def test_command_line_with_plugin_file_and_option_errors(bench, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'R2RNET_PLUGIN_AUTOLOAD'}
 
     def run(*args):
-        return subprocess.run([sys.executable, '-m', 'r2rnet_plugin.benchmark', *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run([sys.executable, '-m', 'r2rnet_plugin.benchmark', *args],
+                              cwd=tmp_path,
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
 
     result = run('-opt', write_benchmark(tmp_path, bench['data'], methods), '--plugin', plugin)
     assert result.returncode == 2

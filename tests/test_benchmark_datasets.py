@@ -7,9 +7,9 @@ import os
 import cv2
 import numpy as np
 import pytest
+from tiny_setup import write_lol_pairs, write_options
 
 from r2rnet_plugin.benchmark import main
-from tiny_setup import write_lol_pairs, write_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_PLUGIN = os.path.join(REPO, 'examples', 'retinexformer_plugin.py')
@@ -60,15 +60,28 @@ def write_photos(folder, sizes, seed=0):
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('bench_noref')
     (root / 'invert_plugin.py').write_text(INVERT_PLUGIN)
-    return {'photos': write_photos(root / 'photos', [(96, 192), (67, 101)]),
-            'odd': write_photos(root / 'odd', [(67, 101)], seed=1),
-            'pairs': write_lol_pairs(root / 'pairs', count=1, size=(32, 40)),
-            'arch_file': str(root / 'RetinexFormer_arch.py'), 'invert_plugin': str(root / 'invert_plugin.py')}
+    return {
+        'photos': write_photos(root / 'photos', [(96, 192), (67, 101)]),
+        'odd': write_photos(root / 'odd', [(67, 101)], seed=1),
+        'pairs': write_lol_pairs(root / 'pairs', count=1, size=(32, 40)),
+        'arch_file': str(root / 'RetinexFormer_arch.py'),
+        'invert_plugin': str(root / 'invert_plugin.py')
+    }
 
 
 def bench_file(folder, methods, **options):
-    opt = {'name': 'tiny', 'device': 'cpu', 'cost_size': [32, 32], 'warmup': 0, 'repeats': 1,
-           'sheet': {'images': 1, 'crop': 32}, 'methods': methods}
+    opt = {
+        'name': 'tiny',
+        'device': 'cpu',
+        'cost_size': [32, 32],
+        'warmup': 0,
+        'repeats': 1,
+        'sheet': {
+            'images': 1,
+            'crop': 32
+        },
+        'methods': methods
+    }
     opt.update(options)
     return write_options(opt, folder, 'bench.yml')
 
@@ -91,14 +104,34 @@ def rows_of(result, dataset):
 
 def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, capsys):
     long_name = 'Identity under a name much longer than twenty-four characters'
-    methods = [{'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}},
-               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}}, INVERT,
-               {'name': long_name, 'network': {'type': 'R2RPluginIdentity'}}]
-    code, out = run(str(tmp_path), methods, dataset={'name': 'DICM-like', 'dataroot_lq': data['photos']},
-                    plugins=[data['invert_plugin']])
+    methods = [{
+        'name': 'Identity',
+        'network': {
+            'type': 'R2RPluginIdentity'
+        }
+    }, {
+        'name': 'Gamma',
+        'network': {
+            'type': 'R2RPluginGamma',
+            'gamma': 0.5
+        }
+    }, INVERT, {
+        'name': long_name,
+        'network': {
+            'type': 'R2RPluginIdentity'
+        }
+    }]
+    code, out = run(
+        str(tmp_path),
+        methods,
+        dataset={
+            'name': 'DICM-like',
+            'dataroot_lq': data['photos']
+        },
+        plugins=[data['invert_plugin']])
     assert code == 0
     result = read(out, 'results.json')
-    (dataset,) = result['datasets']
+    (dataset, ) = result['datasets']
     assert dataset['paired'] is False and dataset['measures'] == ['niqe', 'loe']
     assert dataset['images'] == ['photo0', 'photo1']
     rows = rows_of(result, 'DICM-like')
@@ -127,10 +160,26 @@ def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, caps
 
 
 def test_several_datasets_one_table_each_and_a_mean_rank_summary(data, tmp_path):
-    methods = [{'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}},
-               {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}}]
-    datasets = [{'name': 'pairs', 'layout': 'lol', 'dataroot': data['pairs']},
-                {'name': 'photos', 'dataroot_lq': data['photos']}]
+    methods = [{
+        'name': 'Identity',
+        'network': {
+            'type': 'R2RPluginIdentity'
+        }
+    }, {
+        'name': 'Gamma',
+        'network': {
+            'type': 'R2RPluginGamma',
+            'gamma': 0.5
+        }
+    }]
+    datasets = [{
+        'name': 'pairs',
+        'layout': 'lol',
+        'dataroot': data['pairs']
+    }, {
+        'name': 'photos',
+        'dataroot_lq': data['photos']
+    }]
     code, out = run(str(tmp_path), methods, datasets=datasets, metrics={'niqe': False})
     assert code == 0
     result = read(out, 'results.json')
@@ -158,11 +207,28 @@ def test_pad_to_runs_an_arch_file_loaded_by_path_on_odd_sizes(data, tmp_path, mo
         f.write(ARCH_FILE)
     monkeypatch.setenv('RETINEXFORMER_ARCH', data['arch_file'])
     network = {'type': 'RetinexFormer', 'n_feat': 4}
-    methods = [{'name': 'padded', 'network': network, 'pad_to': 4},
-               {'name': 'reflect', 'network': network, 'pad_to': 4, 'pad_mode': 'reflect'},
-               {'name': 'not padded', 'network': network}]
-    code, out = run(str(tmp_path), methods, dataset={'name': 'odd', 'dataroot_lq': data['odd']},
-                    plugins=[EXAMPLE_PLUGIN], cost_size=[30, 30])
+    methods = [{
+        'name': 'padded',
+        'network': network,
+        'pad_to': 4
+    }, {
+        'name': 'reflect',
+        'network': network,
+        'pad_to': 4,
+        'pad_mode': 'reflect'
+    }, {
+        'name': 'not padded',
+        'network': network
+    }]
+    code, out = run(
+        str(tmp_path),
+        methods,
+        dataset={
+            'name': 'odd',
+            'dataroot_lq': data['odd']
+        },
+        plugins=[EXAMPLE_PLUGIN],
+        cost_size=[30, 30])
     assert code == 1
     result = read(out, 'results.json')
     rows, methods = rows_of(result, 'odd'), {m['name']: m for m in result['methods']}
@@ -180,10 +246,28 @@ def test_cost_that_cannot_be_measured_makes_the_row_incomplete(data, tmp_path, m
     with open(data['arch_file'], 'w') as f:
         f.write(ARCH_FILE)
     monkeypatch.setenv('RETINEXFORMER_ARCH', data['arch_file'])
-    methods = [{'name': 'multiples of 4', 'network': {'type': 'RetinexFormer'}},
-               {'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}}]
-    code, out = run(str(tmp_path), methods, dataset={'name': 'pairs', 'layout': 'lol', 'dataroot': data['pairs']},
-                    plugins=[EXAMPLE_PLUGIN], cost_size=[30, 30], metrics={'niqe': False})
+    methods = [{
+        'name': 'multiples of 4',
+        'network': {
+            'type': 'RetinexFormer'
+        }
+    }, {
+        'name': 'Identity',
+        'network': {
+            'type': 'R2RPluginIdentity'
+        }
+    }]
+    code, out = run(
+        str(tmp_path),
+        methods,
+        dataset={
+            'name': 'pairs',
+            'layout': 'lol',
+            'dataroot': data['pairs']
+        },
+        plugins=[EXAMPLE_PLUGIN],
+        cost_size=[30, 30],
+        metrics={'niqe': False})
     assert code == 1
     result = read(out, 'results.json')
     method = result['methods'][0]
@@ -197,14 +281,32 @@ def test_cost_that_cannot_be_measured_makes_the_row_incomplete(data, tmp_path, m
 
 
 def test_seed_makes_two_runs_give_one_table(data, tmp_path):
-    methods = [{'name': 'random R2RNet', 'network': {'type': 'R2RNet', 'channel': 4}},
-               {'name': 'random Zero-DCE', 'network': {'type': 'R2RPluginZeroDCE', 'channel': 4}}]
+    methods = [{
+        'name': 'random R2RNet',
+        'network': {
+            'type': 'R2RNet',
+            'channel': 4
+        }
+    }, {
+        'name': 'random Zero-DCE',
+        'network': {
+            'type': 'R2RPluginZeroDCE',
+            'channel': 4
+        }
+    }]
     tables = []
     for run_index in range(2):
         folder = tmp_path / f'run{run_index}'
         folder.mkdir()
-        code, out = run(str(folder), methods, dataset={'name': 'pairs', 'layout': 'lol', 'dataroot': data['pairs']},
-                        metrics={'niqe': False})
+        code, out = run(
+            str(folder),
+            methods,
+            dataset={
+                'name': 'pairs',
+                'layout': 'lol',
+                'dataroot': data['pairs']
+            },
+            metrics={'niqe': False})
         assert code == 0
         tables.append(read(out, 'results.json')['datasets'])
     assert tables[0] == tables[1]

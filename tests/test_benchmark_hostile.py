@@ -4,14 +4,25 @@ import os
 
 import pytest
 import yaml
+from tiny_setup import write_lol_pairs, write_options
 
 from r2rnet_plugin.benchmark import main
 from r2rnet_plugin.comparison import runner as runner_module
-from tiny_setup import write_lol_pairs, write_options
 
 # Two narrow R2RNets without weights: cheap, and named by the plugin, not by a baseline arch.
-METHODS = [{'name': 'first', 'network': {'type': 'R2RNet', 'channel': 4}},
-           {'name': 'second', 'network': {'type': 'R2RNet', 'channel': 4}}]
+METHODS = [{
+    'name': 'first',
+    'network': {
+        'type': 'R2RNet',
+        'channel': 4
+    }
+}, {
+    'name': 'second',
+    'network': {
+        'type': 'R2RNet',
+        'channel': 4
+    }
+}]
 
 
 @pytest.fixture(scope='module')
@@ -21,16 +32,33 @@ def data(tmp_path_factory):
 
 def bench_file(folder, data, **options):
     """The benchmark option file ``folder/bench.yml`` on ``data``, ``options`` replacing the defaults."""
-    opt = {'name': 'tiny', 'dataset': {'name': 'tiny_lol', 'layout': 'lol', 'dataroot': data},
-           'device': 'cpu', 'cost_size': [16, 16], 'warmup': 0, 'repeats': 1,
-           'metrics': {'niqe': False}, 'sheet': {'images': 1, 'crop': 16}, 'methods': METHODS}
+    opt = {
+        'name': 'tiny',
+        'dataset': {
+            'name': 'tiny_lol',
+            'layout': 'lol',
+            'dataroot': data
+        },
+        'device': 'cpu',
+        'cost_size': [16, 16],
+        'warmup': 0,
+        'repeats': 1,
+        'metrics': {
+            'niqe': False
+        },
+        'sheet': {
+            'images': 1,
+            'crop': 16
+        },
+        'methods': METHODS
+    }
     opt.update(options)
     return write_options(opt, folder, 'bench.yml')
 
 
 def files_under(folder):
-    return sorted(os.path.relpath(os.path.join(root, name), folder)
-                  for root, _, names in os.walk(folder) for name in names)
+    return sorted(
+        os.path.relpath(os.path.join(root, name), folder) for root, _, names in os.walk(folder) for name in names)
 
 
 def csv_methods(out):
@@ -41,12 +69,15 @@ def csv_methods(out):
 @pytest.fixture
 def never_runs(monkeypatch):
     """Fail the test if any method starts."""
+
     def run(*args, **kwargs):
         raise AssertionError('the benchmark ran')
+
     monkeypatch.setattr(runner_module.BenchmarkRunner, 'run', run)
 
 
 # ------------------------------------------------------------------------ names (item 4)
+
 
 @pytest.mark.parametrize('name', ['{elsewhere}', '../escape', 'a/b', '..', '.', 'a\\b', 'new\nline', ' '])
 def test_name_that_is_a_path_is_refused(tmp_path, monkeypatch, data, name, never_runs, capsys):
@@ -73,6 +104,7 @@ def test_default_name_from_the_file_stem_is_checked_too(tmp_path, monkeypatch, d
 
 # ------------------------------------------------------------------------ output folder (item 12)
 
+
 def test_unwritable_out_stops_before_any_method_runs(tmp_path, data, never_runs, capsys):
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
@@ -94,6 +126,7 @@ def test_ctrl_c_keeps_finished_rows_and_leaves_no_partial_file(tmp_path, data, m
         if name == 'second':
             raise KeyboardInterrupt
         return run_dataset(self, net, images, sheet, name, bar)
+
     monkeypatch.setattr(runner_module.BenchmarkRunner, '_run_dataset', interrupted_in_second)
     assert main(['-opt', bench_file(str(tmp_path), data), '--out', str(out), '--no-progress']) == 130
     err = capsys.readouterr().err.strip()
@@ -114,6 +147,7 @@ def test_late_failure_keeps_every_row(tmp_path, data, monkeypatch):
         if len(calls) == 2:
             raise RuntimeError('out of memory')
         return real_measure_cost(*args)
+
     monkeypatch.setattr(runner_module, 'measure_cost', measure_cost)
     assert main(['-opt', bench_file(str(tmp_path), data), '--out', str(out), '--no-progress']) == 1
     assert csv_methods(out) == ['first', 'second']
@@ -131,12 +165,14 @@ def test_reports_are_written_after_each_method(tmp_path, data, monkeypatch):
     def recording(self, spec, *args):
         seen.append(csv_methods(out) if (out / 'results.csv').exists() else None)
         return run_method(self, spec, *args)
+
     monkeypatch.setattr(runner_module.BenchmarkRunner, '_run_method', recording)
     assert main(['-opt', bench_file(str(tmp_path), data), '--out', str(out), '--no-progress']) == 0
     assert seen == [None, ['first']]
 
 
 # ------------------------------------------------------------------------ crop_border
+
 
 def test_crop_border_larger_than_the_images_is_named(tmp_path, data, never_runs, capsys):
     path = bench_file(str(tmp_path), data, metrics={'crop_border': 20, 'niqe': False})

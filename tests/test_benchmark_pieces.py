@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from test_benchmark import official_checkpoints
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.comparison.config import BenchmarkConfigError, MethodSpec, load_config, parse_config
 from r2rnet_plugin.comparison.figures import (draw_crop_sheet, draw_quality_latency, legend_entries, text_width,
-                                                wrap_text)
+                                              wrap_text)
 from r2rnet_plugin.comparison.llie_archs import UnknownArchError, arch_class
 from r2rnet_plugin.comparison.loe import downsample, lightness_order_error
 from r2rnet_plugin.comparison.methods import MethodLoadError, build_network
@@ -21,13 +22,12 @@ from r2rnet_plugin.comparison.padding import PaddedNetwork
 from r2rnet_plugin.comparison.plugins import import_plugin
 from r2rnet_plugin.comparison.ranking import rank_values
 from r2rnet_plugin.comparison.runner import CropSheet
-from test_benchmark import official_checkpoints
 
 
 def rgb(lightness_rows):
     """An (H, W, 3) uint8 image whose max(R, G, B) is ``lightness_rows`` (put in one channel)."""
     plane = np.array(lightness_rows, np.uint8)
-    img = np.zeros(plane.shape + (3,), np.uint8)
+    img = np.zeros(plane.shape + (3, ), np.uint8)
     img[..., 1] = plane
     img[..., 0] = plane // 2  # below the max: does not change the lightness
     return img
@@ -102,8 +102,15 @@ def test_plot_legend_lists_failed_methods_and_eight_methods_fit(tmp_path):
 
 def test_crop_sheet_without_ground_truth_has_no_gt_column(tmp_path):
     crop = np.zeros((16, 16, 3), np.uint8)
-    sheet = CropSheet(keys=['a'], boxes=[(0, 0, 16)], inputs=[crop], gts=[],
-                      methods={'a method with a name much longer than one tile is wide': [crop], 'failed': [None]})
+    sheet = CropSheet(
+        keys=['a'],
+        boxes=[(0, 0, 16)],
+        inputs=[crop],
+        gts=[],
+        methods={
+            'a method with a name much longer than one tile is wide': [crop],
+            'failed': [None]
+        })
     img = cv2.imread(draw_crop_sheet(sheet, str(tmp_path / 'sheet.png'), tile=64, gap=4))
     assert img.shape[1] == 110 + 3 * (64 + 4)  # input and two methods
     assert img.shape[0] > 64 + 2 * 17  # the long name took several header lines
@@ -128,14 +135,52 @@ def test_plugin_file_gets_a_module_name_of_its_own(tmp_path):
 
 
 @pytest.mark.parametrize('options, message', [
-    ({'dataset': {'dataroot_lq': 'x'}, 'datasets': [{'dataroot_lq': 'y'}]}, "either option 'dataset'"),
-    ({'datasets': [{'name': 'A', 'dataroot_lq': 'x'}, {'name': 'A', 'dataroot_lq': 'y'}]}, "'A' are used twice"),
-    ({'datasets': {'name': 'A'}}, "'datasets' must be a list"),
-    ({'dataset': {'dataroot_lq': 'x'}, 'seed': -1}, "option 'seed' must be an integer >= 0"),
-    ({'dataset': {'dataroot_lq': 'x'}, 'pad_to': 0}, "option 'methods[0]: pad_to' must be a positive integer; got 0"),
-    ({'dataset': {'dataroot_lq': 'x'}, 'pad_mode': 'zeros'},
-     "option 'methods[0]: pad_mode' must be one of replicate, reflect"),
-    ({'dataset': {'dataroot_lq': 'x'}, 'strict': 'false'}, "option 'methods[0]: strict' must be true or false; got 'false'"),
+    ({
+        'dataset': {
+            'dataroot_lq': 'x'
+        },
+        'datasets': [{
+            'dataroot_lq': 'y'
+        }]
+    }, "either option 'dataset'"),
+    ({
+        'datasets': [{
+            'name': 'A',
+            'dataroot_lq': 'x'
+        }, {
+            'name': 'A',
+            'dataroot_lq': 'y'
+        }]
+    }, "'A' are used twice"),
+    ({
+        'datasets': {
+            'name': 'A'
+        }
+    }, "'datasets' must be a list"),
+    ({
+        'dataset': {
+            'dataroot_lq': 'x'
+        },
+        'seed': -1
+    }, "option 'seed' must be an integer >= 0"),
+    ({
+        'dataset': {
+            'dataroot_lq': 'x'
+        },
+        'pad_to': 0
+    }, "option 'methods[0]: pad_to' must be a positive integer; got 0"),
+    ({
+        'dataset': {
+            'dataroot_lq': 'x'
+        },
+        'pad_mode': 'zeros'
+    }, "option 'methods[0]: pad_mode' must be one of replicate, reflect"),
+    ({
+        'dataset': {
+            'dataroot_lq': 'x'
+        },
+        'strict': 'false'
+    }, "option 'methods[0]: strict' must be true or false; got 'false'"),
 ])
 def test_option_errors_name_the_option(options, message):
     method = {'network': {'type': 'R2RPluginIdentity'}}
@@ -145,8 +190,19 @@ def test_option_errors_name_the_option(options, message):
 
 
 def test_no_reference_dataset_defaults():
-    config = parse_config({'datasets': [{'dataroot_lq': 'photos'}, {'layout': 'lol', 'dataroot': 'LOL'}],
-                           'methods': [{'network': {'type': 'R2RPluginIdentity'}}]})
+    config = parse_config({
+        'datasets': [{
+            'dataroot_lq': 'photos'
+        }, {
+            'layout': 'lol',
+            'dataroot': 'LOL'
+        }],
+        'methods': [{
+            'network': {
+                'type': 'R2RPluginIdentity'
+            }
+        }]
+    })
     photos, lol = config.datasets
     assert photos['type'] == 'SingleImageDataset' and photos['io_backend'] == {'type': 'disk'}
     assert photos['name'] == 'dataset1' and lol['type'] == 'LLIEPairedDataset' and lol['name'] == 'dataset2'

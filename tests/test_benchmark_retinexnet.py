@@ -4,16 +4,15 @@ import os
 
 import pytest
 import torch
+from reference_weights import load_retinexnet_port_fixture
+from tiny_setup import REPO
 
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
 from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
-from r2rnet_plugin.comparison.config import (BenchmarkConfigError, MethodSpec, is_no_reference, load_config,
-                                               parse_config)
+from r2rnet_plugin.comparison.config import BenchmarkConfigError, MethodSpec, is_no_reference, load_config, parse_config
 from r2rnet_plugin.comparison.methods import MethodLoadError, build_network, check_weight_files
 from r2rnet_plugin.convert_official import main as convert_command
 from r2rnet_plugin.weights.official_keys import plugin_key
-from reference_weights import load_retinexnet_port_fixture
-from tiny_setup import REPO
 
 PORT_NAMES = {'decom': 'DecomNet', 'relight': 'RelightNet'}
 
@@ -53,18 +52,30 @@ def test_port_checkpoints_load_with_their_width(narrow, port_files):
 
 def test_same_tensors_as_the_converted_file(port_files, tmp_path):
     out = tmp_path / 'retinexnet.pth'
-    assert convert_command(['--arch', 'retinexnet', '--decom', port_files['decom'],
-                            '--relight', port_files['relight'], '--out', str(out)]) == 0
+    assert convert_command(
+        ['--arch', 'retinexnet', '--decom', port_files['decom'], '--relight', port_files['relight'], '--out',
+         str(out)]) == 0
     from_pair, _ = build_network(MethodSpec('pair', {'type': 'R2RPluginRetinexNet'}, port_files))
     from_file, _ = build_network(MethodSpec('file', {'type': 'R2RPluginRetinexNet'}, str(out)))
     assert all(torch.equal(v, from_file.state_dict()[k]) for k, v in from_pair.state_dict().items())
 
 
 @pytest.mark.parametrize('weights, message', [
-    ({'decom': 'D.tar'}, r"methods\[0\] \('RetinexNet \(port\)'\): weights: \{decom:\} lacks relight:"),
-    ({'relight': 'R.tar'}, r"\('RetinexNet \(port\)'\): weights: \{relight:\} lacks decom:"),
-    ({'decom': 'D.tar', 'relight': 'R.tar', 'denoiser': 'N.tar'}, r"unknown key\(s\) denoiser"),
-    ({'decom': 'D.tar', 'relight': 3}, r'weights must be null, a weights file'),
+    ({
+        'decom': 'D.tar'
+    }, r"methods\[0\] \('RetinexNet \(port\)'\): weights: \{decom:\} lacks relight:"),
+    ({
+        'relight': 'R.tar'
+    }, r"\('RetinexNet \(port\)'\): weights: \{relight:\} lacks decom:"),
+    ({
+        'decom': 'D.tar',
+        'relight': 'R.tar',
+        'denoiser': 'N.tar'
+    }, r"unknown key\(s\) denoiser"),
+    ({
+        'decom': 'D.tar',
+        'relight': 3
+    }, r'weights must be null, a weights file'),
 ])
 def test_incomplete_or_unknown_pairs_are_refused_naming_method_and_key(weights, message):
     with pytest.raises(BenchmarkConfigError, match=message):

@@ -7,8 +7,8 @@ import pytest
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts',
-                      'compare_basicsr_tests.py')
+SCRIPT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts', 'compare_basicsr_tests.py')
 
 SUITE = '''
 import sys
@@ -30,7 +30,10 @@ def test_outcomes_compared(tmp_path, sees_plugin, exit_code):
     (tmp_path / 'tests').mkdir()
     (tmp_path / 'tests' / 'test_suite.py').write_text(SUITE.format(sees_plugin=sees_plugin))
     env = {k: v for k, v in os.environ.items() if not k.startswith('R2RNET_')}
-    result = subprocess.run([sys.executable, SCRIPT, str(tmp_path)], capture_output=True, text=True, env=env,
+    result = subprocess.run([sys.executable, SCRIPT, str(tmp_path)],
+                            capture_output=True,
+                            text=True,
+                            env=env,
                             timeout=600)
     assert result.returncode == exit_code, result.stdout + result.stderr
     assert 'with the plugin: 2 passed' in result.stdout

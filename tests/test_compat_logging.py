@@ -3,15 +3,24 @@ import re
 
 import pytest
 
-import r2rnet_plugin  # noqa: F401  (registers the plugin)
 import basicsr.train
 import basicsr.utils
 import basicsr.utils.logger
+import r2rnet_plugin  # noqa: F401  (registers the plugin)
 from r2rnet_plugin.compat import install_run_fixes
 
 install_run_fixes()  # as a run of the plugin's models does
-OPT = {'name': 'eta_check', 'model_type': 'R2RNetModel', 'logger': {'print_freq': 1, 'use_tb_logger': False},
-       'train': {'total_iter': 10}}
+OPT = {
+    'name': 'eta_check',
+    'model_type': 'R2RNetModel',
+    'logger': {
+        'print_freq': 1,
+        'use_tb_logger': False
+    },
+    'train': {
+        'total_iter': 10
+    }
+}
 
 
 class Clock:

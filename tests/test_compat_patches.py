@@ -36,8 +36,18 @@ def run_fixes_installed(monkeypatch):
 def model(model_type, tmp_path=None, **opt):
     """A bare BasicSR model of ``model_type`` (the patches look at its options only)."""
     from basicsr.models.base_model import BaseModel
-    options = {'model_type': model_type, 'num_gpu': 0, 'is_train': True, 'dist': False, 'manual_seed': 3,
-               'path': {'models': str(tmp_path), 'training_states': str(tmp_path)}, **opt}
+    options = {
+        'model_type': model_type,
+        'num_gpu': 0,
+        'is_train': True,
+        'dist': False,
+        'manual_seed': 3,
+        'path': {
+            'models': str(tmp_path),
+            'training_states': str(tmp_path)
+        },
+        **opt
+    }
     return BaseModel(options)
 
 
@@ -59,7 +69,8 @@ def test_patch_names_and_opt_in_names_agree():
 
 @pytest.fixture
 def fake_module(tmp_path, monkeypatch):
-    (tmp_path / 'fake_basicsr_target.py').write_text(textwrap.dedent('''
+    (tmp_path / 'fake_basicsr_target.py').write_text(
+        textwrap.dedent('''
         def target(x):
             return x + 1
     '''))
@@ -113,6 +124,7 @@ def test_scope_plugin_models_commands_and_opt_in(monkeypatch):
 def test_import_fix_aliases_only_the_removed_torchvision_module():
     import torchvision.transforms._functional_tensor as successor
     import torchvision.transforms.functional_tensor as old_name
+
     from r2rnet_plugin.compat.imports import RemovedModuleAliasFinder
     assert old_name is successor
     assert RemovedModuleAliasFinder().find_spec('scipy.ndimage.filters') is None
@@ -137,8 +149,20 @@ def write_yaml(tmp_path, opt, name='opt.yml'):
 
 
 def plain_options(model_type, **extra):
-    return {'name': 'x', 'model_type': model_type, 'num_gpu': 0, 'manual_seed': 0, 'path': {},
-            'datasets': {'test': {'name': 't', 'type': 'PairedImageDataset'}}, **extra}
+    return {
+        'name': 'x',
+        'model_type': model_type,
+        'num_gpu': 0,
+        'manual_seed': 0,
+        'path': {},
+        'datasets': {
+            'test': {
+                'name': 't',
+                'type': 'PairedImageDataset'
+            }
+        },
+        **extra
+    }
 
 
 def test_parse_options_checks_the_file_and_accepts_local_rank_dash(tmp_path, monkeypatch, capsys):
@@ -205,8 +229,17 @@ def test_load_resume_state_reads_states_onto_the_cpu(tmp_path):
     torch.save({'iter': 4, 'epoch': 0, 'optimizers': [], 'schedulers': []}, state_path)
 
     def options(model_type):
-        return {'model_type': model_type, 'auto_resume': False, 'name': 'x', 'is_train': True,
-                'path': {'resume_state': state_path, 'training_states': str(tmp_path), 'models': str(tmp_path)}}
+        return {
+            'model_type': model_type,
+            'auto_resume': False,
+            'name': 'x',
+            'is_train': True,
+            'path': {
+                'resume_state': state_path,
+                'training_states': str(tmp_path),
+                'models': str(tmp_path)
+            }
+        }
 
     assert basicsr.train.load_resume_state(options(PLUGIN))['iter'] == 4
     if not torch.cuda.is_available():
@@ -288,8 +321,18 @@ def test_a_training_loader_without_a_batch_stops_the_run():
     sampler = EnlargedSampler(dataset, 1, 0)
     loader = torch.utils.data.DataLoader(dataset, batch_size=4, sampler=sampler, drop_last=True)
     create = sampling.make_create_dataloaders(lambda opt, logger: (loader, sampler, [], 1, 3))
-    opt = {'model_type': PLUGIN, 'manual_seed': 0, 'train': {'stage': 'decom'},
-           'datasets': {'train': {'batch_size_per_gpu': 4}}}
+    opt = {
+        'model_type': PLUGIN,
+        'manual_seed': 0,
+        'train': {
+            'stage': 'decom'
+        },
+        'datasets': {
+            'train': {
+                'batch_size_per_gpu': 4
+            }
+        }
+    }
     with pytest.raises(OptionFileError, match="'datasets: train: batch_size_per_gpu' is 4.*3 image pair.*decom"):
         create(opt, None)
 
@@ -306,8 +349,17 @@ def test_final_validation_is_labelled_with_the_last_iteration(tmp_path, model_ty
 @pytest.mark.parametrize('model_type', [PLUGIN, OTHER])
 def test_eta_is_never_negative(model_type):
     from basicsr.utils import MessageLogger
-    opt = {'model_type': model_type, 'name': 'x', 'logger': {'print_freq': 1, 'use_tb_logger': False},
-           'train': {'total_iter': 3}}
+    opt = {
+        'model_type': model_type,
+        'name': 'x',
+        'logger': {
+            'print_freq': 1,
+            'use_tb_logger': False
+        },
+        'train': {
+            'total_iter': 3
+        }
+    }
     logger = MessageLogger(opt, start_iter=1)
     logger.start_time = time.time() - 10
     messages = []

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from basicsr.archs import build_network
-from r2rnet_plugin.convert_official import CheckpointKeyError, convert_official, main
+from r2rnet_plugin.convert_official import main
+from r2rnet_plugin.weights.official import CheckpointKeyError, convert_official
 from r2rnet_plugin.weights.official_keys import RULES, plugin_key
 
 
@@ -73,8 +74,11 @@ def test_command_line_reports_bad_files(tmp_path, checkpoint_files, capsys):
     code = main(['--decom', decom, '--denoise', denoise, '--relight', str(junk), '--out', str(tmp_path / 'o.pth')])
     assert code == 2
     assert 'junk.tar' in capsys.readouterr().err
-    code = main(['--decom', decom, '--denoise', denoise, '--relight', str(tmp_path / 'nope.tar'),
-                 '--out', str(tmp_path / 'o.pth')])
+    code = main([
+        '--decom', decom, '--denoise', denoise, '--relight',
+        str(tmp_path / 'nope.tar'), '--out',
+        str(tmp_path / 'o.pth')
+    ])
     assert code == 2
     assert 'nope.tar' in capsys.readouterr().err
     assert not (tmp_path / 'o.pth').exists()

@@ -27,8 +27,10 @@ def contents(folder):
 
 
 def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, inputs, capsys):
-    torch.save({'conv0.weight': torch.ones(2, 2), 'RM1.conv2.bias': torch.tensor([1.0, float('nan'), float('inf')])},
-               inputs['decom'])
+    torch.save({
+        'conv0.weight': torch.ones(2, 2),
+        'RM1.conv2.bias': torch.tensor([1.0, float('nan'), float('inf')])
+    }, inputs['decom'])
     assert main(args(inputs, tmp_path / 'r2rnet.pth')) == 2
     err = capsys.readouterr().err
     assert str(inputs['decom']) in err and 'RM1.conv2.bias (1 NaN, 1 inf of 3)' in err
@@ -76,6 +78,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, inputs, monkeypatch, 
     def half_save(obj, handle):
         handle.write(b'half a checkpoint')
         raise failure
+
     monkeypatch.setattr(torch, 'save', half_save)
     code = main(args(inputs, out / 'r2rnet.pth'))
     assert code == (130 if isinstance(failure, KeyboardInterrupt) else 2)
@@ -92,4 +95,4 @@ def test_planted_symlink_is_replaced_not_followed(tmp_path, inputs, monkeypatch)
     monkeypatch.setattr(command, 'convert_official', lambda *paths: {'x': torch.zeros(4)})
     assert main(args(inputs, out)) == 0
     assert victim.read_bytes() == b'keep me' and not out.is_symlink()
-    assert torch.load(out, weights_only=True)['params']['x'].shape == (4,)
+    assert torch.load(out, weights_only=True)['params']['x'].shape == (4, )

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+
 import pytest
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
@@ -72,7 +73,9 @@ def test_demo_seed_reaches_the_data_every_training_run_and_the_benchmark(tmp_pat
         names = sorted(os.listdir(out / 'data' / split / 'low'))
         assert names == sorted(os.listdir(tmp_path / 'seed0' / split / 'low'))
         for name in names:
-            seeded, zero = ({sub: cv2.imread(str(root / split / sub / name)) for sub in ('low', 'high')}
-                            for root in (out / 'data', tmp_path / 'seed0'))
+            seeded, zero = ({
+                sub: cv2.imread(str(root / split / sub / name))
+                for sub in ('low', 'high')
+            } for root in (out / 'data', tmp_path / 'seed0'))
             assert not (seeded['low'] == zero['low']).all()
             assert (seeded['high'] == zero['high']).all()

@@ -16,8 +16,12 @@ FIND_R2RNET = ('import sys, basicsr\n'
 def run_python(code, tmp_path, **env):
     environment = {k: v for k, v in os.environ.items() if k != 'R2RNET_PLUGIN_AUTOLOAD'}
     environment.update(env)
-    return subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, '-c', code],
+                          cwd=tmp_path,
+                          env=environment,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def test_basicsr_finds_r2rnet_without_importing_the_plugin(tmp_path):
@@ -28,8 +32,11 @@ def test_basicsr_finds_r2rnet_without_importing_the_plugin(tmp_path):
 
 
 def test_plain_start_up_imports_neither_torch_nor_basicsr(tmp_path):
-    result = subprocess.run([sys.executable, '-X', 'importtime', '-c', 'pass'], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, '-X', 'importtime', '-c', 'pass'],
+                            cwd=tmp_path,
+                            capture_output=True,
+                            text=True,
+                            timeout=60)
     imported = [line.rsplit('|', 1)[-1].strip() for line in result.stderr.splitlines()]
     assert 'r2rnet_plugin_autoload' in imported  # the hook is installed...
     assert not [m for m in imported if m.split('.')[0] in ('torch', 'basicsr', 'r2rnet_plugin', 'numpy')]
@@ -56,8 +63,12 @@ def test_any_import_order_registers_once(tmp_path, first):
 
 def test_wheel_ships_the_start_up_hook(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q',
-                    '-w', str(tmp_path), root], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w',
+         str(tmp_path), root],
+        check=True,
+        capture_output=True,
+        timeout=300)
     wheel, = tmp_path.glob('r2rnet_plugin-*.whl')
     names = zipfile.ZipFile(wheel).namelist()
     assert 'r2rnet_plugin_autoload.pth' in names

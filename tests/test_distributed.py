@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-
 from tiny_setup import stage_options, write_lol_pairs, write_options, write_vgg_file
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
@@ -34,13 +33,19 @@ def setup(tmp_path_factory):
         torch.save({'params': getattr(net, name).state_dict()}, paths[f'pretrain_network_{name}'])
 
     def options(name, batch, total_iter=3, checkpoint=3):
-        opt = stage_options('relight', data, write_vgg_file(root / 'vgg.weight') if not (root / 'vgg.weight').exists()
-                            else str(root / 'vgg.weight'), total_iter=total_iter, name=name, **paths)
+        opt = stage_options(
+            'relight',
+            data,
+            write_vgg_file(root / 'vgg.weight') if not (root / 'vgg.weight').exists() else str(root / 'vgg.weight'),
+            total_iter=total_iter,
+            name=name,
+            **paths)
         opt['datasets']['train'].update(batch_size_per_gpu=batch, use_flip=False, use_rot=False)
         opt['train'].pop('frequency_opt')  # sums over the batch: depends on the batch split
         opt['train']['optim_g']['lr'] = 1e-3  # large steps: unsynchronised ranks would drift apart
         opt['logger']['save_checkpoint_freq'] = checkpoint
         return opt
+
     return root, options
 
 
@@ -53,8 +58,10 @@ def run(command, cwd, env=None):
 
 
 def torchrun(option_file, cwd, *args):
-    return run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-                '-m', 'basicsr.train', '-opt', option_file, '--launcher', 'pytorch', *args], cwd)
+    return run([
+        sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'basicsr.train',
+        '-opt', option_file, '--launcher', 'pytorch', *args
+    ], cwd)
 
 
 def relight_weights(root, name):
@@ -92,8 +99,9 @@ def setup_relight_init(root):
 def test_torchrun_auto_resume(setup):
     root, options = setup
     torchrun(write_options(options('dist_resume', batch=2, total_iter=2, checkpoint=2), root, 'r.yml'), root)
-    log = torchrun(write_options(options('dist_resume', batch=2, total_iter=4, checkpoint=2), root, 'r.yml'),
-                   root, '--auto_resume')
+    log = torchrun(
+        write_options(options('dist_resume', batch=2, total_iter=4, checkpoint=2), root, 'r.yml'), root,
+        '--auto_resume')
     assert 'Resuming training from epoch: ' in log and 'iter: 2.' in log
     assert (root / 'experiments' / 'dist_resume' / 'models' / 'net_relight_4.pth').is_file()
 
@@ -103,12 +111,19 @@ def test_slurm_launcher_with_simulated_environment(setup, tmp_path):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     scontrol = bin_dir / 'scontrol'
-    scontrol.write_text('#!/bin/sh\n# stand-in: "scontrol show hostname NODES" prints one host per line\necho 127.0.0.1\n')
+    scontrol.write_text(
+        '#!/bin/sh\n# stand-in: "scontrol show hostname NODES" prints one host per line\necho 127.0.0.1\n')
     scontrol.chmod(scontrol.stat().st_mode | stat.S_IEXEC)
-    env = {'PATH': f"{bin_dir}{os.pathsep}{os.environ['PATH']}", 'SLURM_PROCID': '0', 'SLURM_NTASKS': '1',
-           'SLURM_LOCALID': '0', 'SLURM_NODELIST': 'node[01]', 'MASTER_PORT': str(free_port())}
+    env = {
+        'PATH': f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        'SLURM_PROCID': '0',
+        'SLURM_NTASKS': '1',
+        'SLURM_LOCALID': '0',
+        'SLURM_NODELIST': 'node[01]',
+        'MASTER_PORT': str(free_port())
+    }
     opt = options('slurm', batch=4, total_iter=2, checkpoint=2)
-    log = run([sys.executable, '-m', 'basicsr.train', '-opt', write_options(opt, root), '--launcher', 'slurm'],
-              root, env)
+    log = run([sys.executable, '-m', 'basicsr.train', '-opt',
+               write_options(opt, root), '--launcher', 'slurm'], root, env)
     assert 'World size (gpu number): 1' in log
     assert (root / 'experiments' / 'slurm' / 'models' / 'net_relight_latest.pth').is_file()

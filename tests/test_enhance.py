@@ -111,8 +111,8 @@ def test_tiled_matches_whole_image():
 
 def test_tiled_cli_run(tmp_path, weights):
     cv2.imwrite(str(tmp_path / 'a.png'), dark_image(40, 70))
-    assert run('-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--weights', weights,
-               '--tile', 32, '--tile-overlap', 8, '--save-components') == 0
+    assert run('-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--weights', weights, '--tile', 32, '--tile-overlap',
+               8, '--save-components') == 0
     assert read(tmp_path / 'out' / 'a.png').shape == (40, 70, 3)
     assert read(tmp_path / 'out' / 'a_I_delta.png').shape == (40, 70)
 
@@ -129,8 +129,8 @@ def test_official_checkpoints_load(tmp_path, reference_states, reference_model):
     img = dark_image(16, 24)
     cv2.imwrite(str(tmp_path / 'a.png'), img)
     assert run('-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--weights', *paths) == 0
-    assert run('-i', tmp_path / 'a.png', '-o', tmp_path / 'out2', '--decom', paths[0],
-               '--denoise', paths[1], '--relight', paths[2]) == 0
+    assert run('-i', tmp_path / 'a.png', '-o', tmp_path / 'out2', '--decom', paths[0], '--denoise', paths[1],
+               '--relight', paths[2]) == 0
     assert np.array_equal(read(tmp_path / 'out' / 'a.png'), read(tmp_path / 'out2' / 'a.png'))
 
 
@@ -165,10 +165,8 @@ def test_skip_existing(tmp_path, weights, capsys):
 
 def test_save_components(tmp_path, weights):
     cv2.imwrite(str(tmp_path / 'photo.jpg'), dark_image(21, 34))
-    assert run('-i', tmp_path / 'photo.jpg', '-o', tmp_path / 'out', '--weights', weights,
-               '--save-components') == 0
-    shapes = {name: read(tmp_path / 'out' / f'photo_{name}.png').shape
-              for name in ('R', 'L', 'R_denoised', 'I_delta')}
+    assert run('-i', tmp_path / 'photo.jpg', '-o', tmp_path / 'out', '--weights', weights, '--save-components') == 0
+    shapes = {name: read(tmp_path / 'out' / f'photo_{name}.png').shape for name in ('R', 'L', 'R_denoised', 'I_delta')}
     assert shapes == {'R': (21, 34, 3), 'L': (21, 34), 'R_denoised': (21, 34, 3), 'I_delta': (21, 34)}
     assert read(tmp_path / 'out' / 'photo.jpg').shape == (21, 34, 3)
 

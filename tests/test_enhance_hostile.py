@@ -95,11 +95,13 @@ def test_two_writers_of_one_file_never_tear_it(tmp_path, monkeypatch):
 
 def png_declaring(path, width, height):
     """A valid-looking PNG header declaring ``width`` x ``height`` RGB pixels, with one tiny IDAT."""
+
     def chunk(kind, data):
         return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
     ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0' * 64))
-                     + chunk(b'IEND', b''))
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0' * 64)) +
+                     chunk(b'IEND', b''))
     return path
 
 
@@ -183,7 +185,8 @@ def test_weights_with_nan_are_refused_naming_the_tensor(tmp_path, capsys):
     torch.save({'params': bad}, path)
     assert run('-i', image(tmp_path / 'a.png'), '-o', tmp_path / 'out', '--weights', path) == 1
     err = capsys.readouterr().err
-    assert 'denoise.unet.stem.1.weight (1 NaN, 0 inf of' in err and 'non-finite' in err and 'nothing was enhanced' in err
+    assert 'denoise.unet.stem.1.weight (1 NaN, 0 inf of' in err and 'non-finite' in err
+    assert 'nothing was enhanced' in err
     assert not (tmp_path / 'out').exists()
 
 
@@ -247,6 +250,7 @@ def test_full_disk_leaves_nothing_and_stops(tmp_path, weights, monkeypatch, caps
 
 @pytest.mark.parametrize('where, code', [('_write_all', errno.EDQUOT), ('_create_temporary', errno.ENOSPC)])
 def test_disk_full_is_recognised_wherever_it_happens(tmp_path, monkeypatch, where, code):
+
     def full(*args):
         raise OSError(code, os.strerror(code))
 

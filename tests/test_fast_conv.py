@@ -3,8 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from r2rnet_plugin.ops import tiled_weight_gradient, winograd_training
-from r2rnet_plugin.ops import fast_conv
+from r2rnet_plugin.ops import fast_conv, tiled_weight_gradient, winograd_training
 
 pytestmark = pytest.mark.skipif(not fast_conv._nnpack_works(), reason='NNPACK is not usable on this CPU')
 
@@ -21,7 +20,7 @@ def winograd_always(monkeypatch):
 def reference(x, weight, bias, dilation, padding_mode):
     if padding_mode == 'zeros':
         return F.conv2d(x, weight, bias, padding=dilation, dilation=dilation)
-    return F.conv2d(F.pad(x, (dilation,) * 4, mode=padding_mode), weight, bias, dilation=dilation)
+    return F.conv2d(F.pad(x, (dilation, ) * 4, mode=padding_mode), weight, bias, dilation=dilation)
 
 
 @pytest.mark.parametrize('height', [15, 16, 17, 40, 61])
@@ -31,21 +30,24 @@ def test_conv3x3_same_matches_conv2d(winograd_always, height, dilation, padding_
     x, weight, bias = torch.randn(2, 6, height, 23), torch.randn(5, 6, 3, 3), torch.randn(5)
     with torch.no_grad():
         got = fast_conv.conv3x3_same(x, weight, bias, padding=dilation, dilation=dilation, padding_mode=padding_mode)
-    torch.testing.assert_close(got, reference(x, weight, bias, dilation, padding_mode), atol=1e-3, rtol=1e-3)  # Winograd rounding on values of ~7
+    torch.testing.assert_close(
+        got, reference(x, weight, bias, dilation, padding_mode), atol=1e-3,
+        rtol=1e-3)  # Winograd rounding on values of ~7
 
 
 def test_banded_convolution_equals_one_pass(winograd_always, monkeypatch):
     x, weight, bias = torch.randn(1, 6, 70, 23), torch.randn(5, 6, 3, 3), torch.randn(5)
     with torch.no_grad():
         banded = fast_conv.conv3x3_same(x, weight, bias, padding=1)
-        monkeypatch.setattr(fast_conv, '_BAND_ELEMENTS', 2 ** 40)
+        monkeypatch.setattr(fast_conv, '_BAND_ELEMENTS', 2**40)
         whole = fast_conv.conv3x3_same(x, weight, bias, padding=1)
     torch.testing.assert_close(banded, whole, atol=1e-3, rtol=1e-3)  # tiles align differently: rounding
 
 
 def test_small_convolutions_stay_with_onednn(monkeypatch):
     calls = []
-    monkeypatch.setattr(fast_conv, 'winograd_conv', lambda *a, **k: calls.append(a) or F.conv2d(a[0], a[1], a[2], padding=1))
+    monkeypatch.setattr(fast_conv, 'winograd_conv',
+                        lambda *a, **k: calls.append(a) or F.conv2d(a[0], a[1], a[2], padding=1))
     few_macs = torch.randn(1, 4, 8, 8), torch.randn(4, 4, 3, 3)
     small_map = torch.randn(1, 256, 24, 24), torch.randn(256, 256, 3, 3)  # 85 M multiply-adds, 576 pixels
     with torch.no_grad():
@@ -77,7 +79,8 @@ def test_training_convolution_gradients_match_conv2d(winograd_always, padding_mo
     grad = torch.randn(2, 5, 37, 23)
     assert winograd_training.fast_cpu_training(x, weight, 1, padding_mode)
     results = []
-    for conv in (lambda: winograd_training.conv3x3_train(x, weight, bias, padding_mode), lambda: reference(x, weight, bias, 1, padding_mode)):
+    for conv in (lambda: winograd_training.conv3x3_train(x, weight, bias, padding_mode),
+                 lambda: reference(x, weight, bias, 1, padding_mode)):
         out = conv()
         inputs = [x, weight] + ([bias] if with_bias else [])
         results.append((out, *torch.autograd.grad(out, inputs, grad)))
@@ -103,7 +106,8 @@ def test_training_path_only_where_it_applies(winograd_always):
 def test_training_convolutions_are_opt_in(winograd_always, monkeypatch):
     from r2rnet_plugin.archs import r2r_blocks
     calls = []
-    monkeypatch.setattr(r2r_blocks, 'conv3x3_train', lambda *args: calls.append(args) or reference(*args[:3], 1, args[3]))
+    monkeypatch.setattr(r2r_blocks, 'conv3x3_train',
+                        lambda *args: calls.append(args) or reference(*args[:3], 1, args[3]))
     block = r2r_blocks.ComplexResidualBlock(3)
     x = torch.randn(1, 6, 16, 16, requires_grad=True)
     block(x).sum().backward()
@@ -139,8 +143,10 @@ def test_tiled_weight_gradient_matches_onednn(height, width, replicate):
 
 
 def test_weight_gradient_falls_back_to_onednn(winograd_always, monkeypatch):
+
     def refuse(*args):
         raise RuntimeError('NNPACK SpatialConvolution_updateOutput failed')
+
     monkeypatch.setattr(winograd_training, 'weight_gradient_3x3', refuse)
     torch.manual_seed(2)
     x, weight = torch.randn(2, 3, 11, 9), torch.randn(4, 3, 3, 3, requires_grad=True)
@@ -170,10 +176,11 @@ def test_replicate_padding_under_autocast_happens_in_bfloat16():
     x = torch.randn(2, 8, 12, 10, requires_grad=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = conv(x)
-    want = F.conv2d(F.pad(x.detach().bfloat16(), (1, 1, 1, 1), mode='replicate'), conv.weight.detach().bfloat16(),
-                    conv.bias.detach().bfloat16())
+    want = F.conv2d(
+        F.pad(x.detach().bfloat16(), (1, 1, 1, 1), mode='replicate'),
+        conv.weight.detach().bfloat16(),
+        conv.bias.detach().bfloat16())
     assert out.dtype == torch.bfloat16 and torch.equal(out, want)
     out.float().sum().backward()
     assert x.grad.dtype == torch.float32 and conv.weight.grad.dtype == torch.float32
     assert x.grad[:, :, 0].abs().sum() > 0  # the replicated border row receives its share
-

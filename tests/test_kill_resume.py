@@ -16,9 +16,9 @@ import time
 
 import pytest
 import torch
+from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 
 from r2rnet_plugin.utils.safe_load import load_checkpoint
-from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
 
@@ -89,7 +89,10 @@ def files(folder):
 
 def final_weights(root, name):
     models = root / 'experiments' / name / 'models'
-    return {f: torch.load(models / f, weights_only=True)['params'] for f in ('net_g_latest.pth', 'net_relight_latest.pth')}
+    return {
+        f: torch.load(models / f, weights_only=True)['params']
+        for f in ('net_g_latest.pth', 'net_relight_latest.pth')
+    }
 
 
 def assert_same_weights(a, b):
@@ -163,6 +166,7 @@ def test_auto_resume_passes_over_damaged_states(job, uninterrupted):
 
 
 # ------------------------------------------------------------------------------ in-process units
+
 
 def test_atomic_save_never_leaves_a_partial_file(tmp_path):
     from r2rnet_plugin.utils.checkpoint_io import atomic_save

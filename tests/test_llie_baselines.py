@@ -6,6 +6,7 @@ import sys
 import pytest
 import torch
 import yaml
+from tiny_setup import REPO, write_lol_pairs, write_options
 
 from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, MODEL_REGISTRY
 from r2rnet_plugin.archs.llie_baselines_arch import CLAHELLIE, GammaLLIE, IdentityLLIE
@@ -13,7 +14,6 @@ from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
 from r2rnet_plugin.archs.zero_dce_arch import ZeroDCE, apply_curves
 from r2rnet_plugin.losses.zero_dce_loss import ZeroDCELoss
 from r2rnet_plugin.models.llie_model import LLIEModel
-from tiny_setup import REPO, write_lol_pairs, write_options
 
 
 def dark_image(size=(2, 3, 37, 53)):
@@ -108,10 +108,36 @@ def test_zero_dce_loss_terms():
 
 # ------------------------------------------------------------------------------ LLIEModel
 def model_options(network, is_train=True, **train):
-    return {'name': 'unit', 'num_gpu': 0, 'is_train': is_train, 'dist': False, 'rank': 0, 'world_size': 1,
-            'network_g': network, 'path': {},
-            'train': dict({'optim_g': {'type': 'Adam', 'lr': 1e-3},
-                           'scheduler': {'type': 'MultiStepLR', 'milestones': [10], 'gamma': 0.5}}, **train)}
+    return {
+        'name':
+        'unit',
+        'num_gpu':
+        0,
+        'is_train':
+        is_train,
+        'dist':
+        False,
+        'rank':
+        0,
+        'world_size':
+        1,
+        'network_g':
+        network,
+        'path': {},
+        'train':
+        dict(
+            {
+                'optim_g': {
+                    'type': 'Adam',
+                    'lr': 1e-3
+                },
+                'scheduler': {
+                    'type': 'MultiStepLR',
+                    'milestones': [10],
+                    'gamma': 0.5
+                }
+            }, **train)
+    }
 
 
 def test_non_learned_archs_cannot_be_trained_but_can_be_tested():
@@ -128,8 +154,11 @@ def test_llie_model_needs_a_loss_and_names_missing_outputs():
         LLIEModel(model_options({'type': 'R2RPluginZeroDCE', 'channel': 8}))
     with pytest.raises(ValueError, match='does not know the loss option.*pixle_opt'):
         LLIEModel(model_options({'type': 'R2RPluginZeroDCE', 'channel': 8}, pixle_opt={'type': 'L1Loss'}))
-    model = LLIEModel(model_options({'type': 'R2RPluginRetinexNet', 'channel': 8},
-                                    nonref_opt={'type': 'R2RPluginZeroDCELoss'}))
+    model = LLIEModel(
+        model_options({
+            'type': 'R2RPluginRetinexNet',
+            'channel': 8
+        }, nonref_opt={'type': 'R2RPluginZeroDCELoss'}))
     model.feed_data({'lq': dark_image((1, 3, 16, 16)), 'gt': torch.rand(1, 3, 16, 16)})
     with pytest.raises(ValueError, match='nonref_opt needs curves.*RetinexNet'):
         model.optimize_parameters(1)
@@ -146,11 +175,27 @@ def test_retinexnet_losses_reach_every_part():
     assert all(p.grad is not None for p in model.net_g.parameters())
 
 
-@pytest.mark.parametrize('network, losses', [
-    ({'type': 'R2RPluginZeroDCE', 'channel': 8},
-     {'nonref_opt': {'type': 'R2RPluginZeroDCELoss'}, 'grad_clip_norm': 0.1}),
-    ({'type': 'R2RPluginRetinexNet', 'channel': 8}, {'decom_opt': {'type': 'RetinexDecomLoss', 'perceptual_weight': 0},
-                                            'pixel_opt': {'type': 'L1Loss'}})])
+@pytest.mark.parametrize('network, losses', [({
+    'type': 'R2RPluginZeroDCE',
+    'channel': 8
+}, {
+    'nonref_opt': {
+        'type': 'R2RPluginZeroDCELoss'
+    },
+    'grad_clip_norm': 0.1
+}),
+                                             ({
+                                                 'type': 'R2RPluginRetinexNet',
+                                                 'channel': 8
+                                             }, {
+                                                 'decom_opt': {
+                                                     'type': 'RetinexDecomLoss',
+                                                     'perceptual_weight': 0
+                                                 },
+                                                 'pixel_opt': {
+                                                     'type': 'L1Loss'
+                                                 }
+                                             })])
 def test_llie_model_trains_under_bf16_autocast(network, losses):
     model = LLIEModel(model_options(network, mixed_precision='bf16', **losses))
     conv_dtypes = set()
@@ -189,8 +234,12 @@ def test_option_file_trains_through_basicsr(tmp_path, name, log_terms):
     data = write_lol_pairs(tmp_path / 'data', count=3)
     path = write_options(shrunk_options(name, data), tmp_path)
     env = {k: v for k, v in os.environ.items() if k != 'R2RNET_PLUGIN_AUTOLOAD'}
-    result = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', path], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', path],
+                            cwd=tmp_path,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     experiment = tmp_path / 'experiments' / f'tiny_{name}'

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 
 import r2rnet_plugin  # noqa: F401  (registers the dataset)
+from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from r2rnet_plugin.data.image_io import ImageDecodeError, decode_image
 from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
 
@@ -55,6 +55,7 @@ def hwc(tensor):
 
 
 # ---------------------------------------------------------------- sources and pairing
+
 
 def test_folders_source_sorted_full_size_rgb(tmp_path):
     for seed, stem in enumerate(['c', 'a', 'b']):  # high side in another (lossless) format
@@ -119,12 +120,33 @@ def test_same_stem_twice_on_one_side_is_an_error(tmp_path):
 
 
 @pytest.mark.parametrize('opt, message', [
-    ({'layout': 'lol'}, 'needs dataroot'),
-    ({'layout': 'sid', 'dataroot': 'x'}, 'Unknown layout'),
-    ({'layout': 'lol', 'dataroot': 'x', 'dataroot_lq': 'y'}, 'not both'),
-    ({'dataroot_lq': 'x'}, 'needs dataroot_lq and dataroot_gt'),
-    ({'dataroot_lq': 'x', 'dataroot_gt': 'y', 'cameras': ['Nikon']}, 'cameras applies'),
-    ({'dataroot_lq': 'x', 'dataroot_gt': 'y', 'io_backend': {'type': 'memcached'}}, 'not supported'),
+    ({
+        'layout': 'lol'
+    }, 'needs dataroot'),
+    ({
+        'layout': 'sid',
+        'dataroot': 'x'
+    }, 'Unknown layout'),
+    ({
+        'layout': 'lol',
+        'dataroot': 'x',
+        'dataroot_lq': 'y'
+    }, 'not both'),
+    ({
+        'dataroot_lq': 'x'
+    }, 'needs dataroot_lq and dataroot_gt'),
+    ({
+        'dataroot_lq': 'x',
+        'dataroot_gt': 'y',
+        'cameras': ['Nikon']
+    }, 'cameras applies'),
+    ({
+        'dataroot_lq': 'x',
+        'dataroot_gt': 'y',
+        'io_backend': {
+            'type': 'memcached'
+        }
+    }, 'not supported'),
 ])
 def test_option_errors(opt, message):
     with pytest.raises(ValueError, match=message):
@@ -137,6 +159,7 @@ def test_train_needs_gt_size(tmp_path):
 
 
 # ---------------------------------------------------------------- LMDB backend
+
 
 @pytest.fixture
 def lsrw_with_lmdb(tmp_path):
@@ -157,16 +180,29 @@ def test_lmdb_gives_the_disk_pixels(lsrw_with_lmdb):
         assert a['key'] == b['key'] == b['lq_path'] == b['gt_path']
         assert torch.equal(a['lq'], b['lq']) and torch.equal(a['gt'], b['gt'])
     assert lmdb_opt['io_backend'] == {'type': 'lmdb'}  # the option dict is left as it was
-    explicit = LLIEPairedDataset({'phase': 'val', 'io_backend': {'type': 'lmdb'}, 'cameras': ['Huawei'],
-                                  'dataroot_lq': os.path.join(root, 'low.lmdb'),
-                                  'dataroot_gt': os.path.join(root, 'high.lmdb')})
+    explicit = LLIEPairedDataset({
+        'phase': 'val',
+        'io_backend': {
+            'type': 'lmdb'
+        },
+        'cameras': ['Huawei'],
+        'dataroot_lq': os.path.join(root, 'low.lmdb'),
+        'dataroot_gt': os.path.join(root, 'high.lmdb')
+    })
     assert [it['key'] for it in explicit] == ['Huawei/1', 'Huawei/2']
     assert torch.equal(explicit[1]['gt'], disk[1]['gt'])
 
 
 def test_lmdb_in_dataloader_workers(lsrw_with_lmdb):
-    ds = LLIEPairedDataset({'phase': 'train', 'layout': 'lsrw', 'dataroot': lsrw_with_lmdb, 'gt_size': 16,
-                            'io_backend': {'type': 'lmdb'}})
+    ds = LLIEPairedDataset({
+        'phase': 'train',
+        'layout': 'lsrw',
+        'dataroot': lsrw_with_lmdb,
+        'gt_size': 16,
+        'io_backend': {
+            'type': 'lmdb'
+        }
+    })
     ds[0]  # opens the LMDB in this process before the workers fork
     batches = list(torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2))
     assert [b['lq'].shape for b in batches] == [(2, 3, 16, 16)] * 2
@@ -185,6 +221,7 @@ def test_lmdb_unmatched_keys_listed(tmp_path):
 
 
 # ---------------------------------------------------------------- decoding
+
 
 def encode(img, ext='.png'):
     ok, buf = cv2.imencode(ext, img)
@@ -228,6 +265,7 @@ def test_pair_of_different_sizes_names_both(tmp_path):
 
 
 # ---------------------------------------------------------------- training crop and augmentation
+
 
 def window_transform(patch, image):
     """The (turns, flipped) that map ``patch`` back onto a window of ``image``, or None."""
@@ -277,10 +315,20 @@ def test_image_smaller_than_gt_size_names_file_and_size(tmp_path):
 
 # ---------------------------------------------------------------- BasicSR integration
 
+
 def test_basicsr_build_dataset_finds_it(tmp_path):
     from basicsr.data import build_dataset
-    opt = {'name': 'lol', 'type': 'LLIEPairedDataset', 'phase': 'val', 'layout': 'lol',
-           'dataroot': make_lol(tmp_path), 'io_backend': {'type': 'disk'}, 'scale': 1}
+    opt = {
+        'name': 'lol',
+        'type': 'LLIEPairedDataset',
+        'phase': 'val',
+        'layout': 'lol',
+        'dataroot': make_lol(tmp_path),
+        'io_backend': {
+            'type': 'disk'
+        },
+        'scale': 1
+    }
     ds = build_dataset(opt)
     assert type(ds).__module__ == 'r2rnet_plugin.data.llie_paired_dataset'
     assert len(ds) == 3 and ds[0]['lq'].shape == (3, H, W)

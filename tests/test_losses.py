@@ -2,6 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from reference_weights import load_fixture, reference_state_dict
 
 from basicsr.losses import build_loss
 from r2rnet_plugin.losses import r2r_perceptual_loss as perceptual_module
@@ -9,7 +10,6 @@ from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWasserstein
 from r2rnet_plugin.losses.illumination_smoothness_loss import IlluminationSmoothnessLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import CONV_NAMES, TORCHVISION_INDICES, R2RPerceptualLoss
 from r2rnet_plugin.losses.retinex_decom_loss import RetinexDecomLoss
-from reference_weights import load_fixture, reference_state_dict
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 
@@ -28,8 +28,11 @@ def vgg_files(tmp_path_factory):
     torch.save(state, reference)
     conv_indices = TORCHVISION_INDICES + (24, 26, 28)  # conv5_* too, as torchvision has them
     names = [key[:-len('.weight')] for key in state if key.endswith('.weight')]
-    tv_state = {f'features.{i}.{p}': state[f'{name}.{p}']
-                for name, i in zip(names, conv_indices) for p in ('weight', 'bias')}
+    tv_state = {
+        f'features.{i}.{p}': state[f'{name}.{p}']
+        for name, i in zip(names, conv_indices)
+        for p in ('weight', 'bias')
+    }
     tv_state.update({'classifier.0.weight': torch.zeros(4, 8), 'classifier.0.bias': torch.zeros(4)})
     torch.save(tv_state, torchvision)
     return str(reference), str(torchvision)
@@ -148,8 +151,8 @@ def test_decom_loss_without_vgg_and_with_smoothness(fixture):
     smooth = RetinexDecomLoss(perceptual_weight=0, smooth_weight=0.5, loss_weight=2.0)
     total_plain, total_smooth = plain(*args), smooth(*args)
     assert set(plain.last_terms) == {'recon_low', 'recon_high', 'mutual_low', 'mutual_high'}
-    expected_smooth = (IlluminationSmoothnessLoss()(f['I_low'], f['R_low'])
-                       + IlluminationSmoothnessLoss()(f['I_high'], f['R_high']))
+    expected_smooth = (
+        IlluminationSmoothnessLoss()(f['I_low'], f['R_low']) + IlluminationSmoothnessLoss()(f['I_high'], f['R_high']))
     assert torch.allclose(smooth.last_terms['smooth'], expected_smooth)
     assert torch.allclose(total_smooth, 2.0 * (total_plain + 0.5 * expected_smooth))
 

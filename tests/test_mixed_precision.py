@@ -12,9 +12,12 @@ CPU, CUDA = torch.device('cpu'), torch.device('cuda')
 @pytest.fixture
 def hardware(monkeypatch):
     """Pretend the CPU and the GPU do (or do not) have native bfloat16 arithmetic."""
+
     def set_native(cpu, gpu):
         monkeypatch.setattr(mixed_precision, 'cpu_supports_bf16', lambda: cpu)
-        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda including_emulation=True: gpu or including_emulation)
+        monkeypatch.setattr(
+            torch.cuda, 'is_bf16_supported', lambda including_emulation=True: gpu or including_emulation)
+
     return set_native
 
 

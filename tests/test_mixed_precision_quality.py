@@ -4,8 +4,8 @@ import re
 import subprocess
 import sys
 
-from tiny_setup import REPO
 import pytest
+from tiny_setup import REPO
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
 
@@ -24,8 +24,12 @@ def mean_row(precision):
 
 
 def run(out):
-    result = subprocess.run([sys.executable, SCRIPT, '--quick', '--seeds', '0', '1', '--out', str(out)],
-                            capture_output=True, text=True, timeout=900, cwd=out.parent)
+    result = subprocess.run([sys.executable, SCRIPT, '--quick', '--seeds', '0', '1', '--out',
+                             str(out)],
+                            capture_output=True,
+                            text=True,
+                            timeout=900,
+                            cwd=out.parent)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -36,7 +40,7 @@ def test_trains_each_precision_and_seed_and_compares_them_on_the_validation_pair
     runs = [(p, seed) for p in ('fp32', 'bf16') for seed in (0, 1)]
     rows = {run_: re.search(row(*run_), first, re.M) for run_ in runs}
     assert all(rows.values()), first
-    assert all(rows['fp32', seed].groups()[1:] == ('+0.000',) * 3 for seed in (0, 1))  # the baseline
+    assert all(rows['fp32', seed].groups()[1:] == ('+0.000', ) * 3 for seed in (0, 1))  # the baseline
     assert all(float(row.group(1)) > 0 for row in rows.values())
     assert all(re.search(mean_row(p), first, re.M) for p in ('fp32', 'bf16')), first
     for precision, seed in runs:

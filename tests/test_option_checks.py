@@ -3,6 +3,7 @@ import logging
 
 import pytest
 import torch
+from tiny_setup import runtime_options, stage_options, write_earlier_stages
 
 from basicsr.models import build_model
 from r2rnet_plugin.losses.frequency_wasserstein_loss import FrequencyWassersteinLoss
@@ -10,7 +11,6 @@ from r2rnet_plugin.losses.retinex_decom_loss import RetinexDecomLoss
 from r2rnet_plugin.models.llie_model import LLIEModel
 from r2rnet_plugin.models.training_guard import NonFiniteLossError
 from r2rnet_plugin.utils.option_checks import OptionError, check_known_keys
-from tiny_setup import runtime_options, stage_options, write_earlier_stages
 
 
 def relight_options(tmp_path, **train):
@@ -35,10 +35,13 @@ def test_closest_key_is_suggested():
 
 @pytest.mark.parametrize('edit, message', [
     (lambda o: o['train'].update(stgae='relight'), "unknown option 'train: stgae'; did you mean 'stage'\\?"),
-    (lambda o: o['train'].update(stage='relite'), "'train: stage' must be one of .*'relite'; did you mean 'relight'\\?"),
+    (lambda o: o['train'].update(stage='relite'),
+     "'train: stage' must be one of .*'relite'; did you mean 'relight'\\?"),
     (lambda o: o['train'].update(total_iters=4), "'train: total_iters'; did you mean 'total_iter'"),
-    (lambda o: o['train'].update(perceptual_opt={'type': 'R2RPerceptualLoss', 'vgg_pth': 'x.pth'}),
-     "unknown option 'train: perceptual_opt: vgg_pth' for R2RPerceptualLoss; did you mean 'vgg_path'\\?"),
+    (lambda o: o['train'].update(perceptual_opt={
+        'type': 'R2RPerceptualLoss',
+        'vgg_pth': 'x.pth'
+    }), "unknown option 'train: perceptual_opt: vgg_pth' for R2RPerceptualLoss; did you mean 'vgg_path'\\?"),
     (lambda o: o['train']['pixel_opt'].update(loss_weight=-1.0),
      "'train: pixel_opt: loss_weight' must be a finite number >= 0; got -1.0"),
     (lambda o: o['train']['pixel_opt'].update(loss_weight='1e-4'),
@@ -69,18 +72,50 @@ def test_known_options_pass(tmp_path):
 
 
 def llie_options(**train):
-    return {'name': 'unit', 'num_gpu': 0, 'is_train': True, 'dist': False, 'rank': 0, 'world_size': 1,
-            'network_g': {'type': 'R2RPluginZeroDCE', 'channel': 8}, 'path': {},
-            'train': dict({'optim_g': {'type': 'Adam', 'lr': 1e-3},
-                           'scheduler': {'type': 'MultiStepLR', 'milestones': [10], 'gamma': 0.5},
-                           'nonref_opt': {'type': 'R2RPluginZeroDCELoss'}}, **train)}
+    return {
+        'name':
+        'unit',
+        'num_gpu':
+        0,
+        'is_train':
+        True,
+        'dist':
+        False,
+        'rank':
+        0,
+        'world_size':
+        1,
+        'network_g': {
+            'type': 'R2RPluginZeroDCE',
+            'channel': 8
+        },
+        'path': {},
+        'train':
+        dict(
+            {
+                'optim_g': {
+                    'type': 'Adam',
+                    'lr': 1e-3
+                },
+                'scheduler': {
+                    'type': 'MultiStepLR',
+                    'milestones': [10],
+                    'gamma': 0.5
+                },
+                'nonref_opt': {
+                    'type': 'R2RPluginZeroDCELoss'
+                }
+            }, **train)
+    }
 
 
 def test_llie_model_option_errors():
     with pytest.raises(OptionError, match="'train: grad_clip_nrom'; did you mean 'grad_clip_norm'"):
         LLIEModel(llie_options(grad_clip_nrom=0.1))
-    with pytest.raises(OptionError, match="'train: nonref_opt: exposure_wieght' for R2RPluginZeroDCELoss; did you mean "
-                                          "'exposure_weight'"):
+    with pytest.raises(
+            OptionError,
+            match="'train: nonref_opt: exposure_wieght' for R2RPluginZeroDCELoss; did you mean "
+            "'exposure_weight'"):
         LLIEModel(llie_options(nonref_opt={'type': 'R2RPluginZeroDCELoss', 'exposure_wieght': 10.0}))
     with pytest.raises(OptionError, match="'train: grad_clip_norm' must be a finite number"):
         LLIEModel(llie_options(grad_clip_norm='big'))
@@ -96,6 +131,7 @@ def test_losses_check_their_weights_when_built_directly():
 
 
 # ------------------------------------------------------------------------------ non-finite losses
+
 
 def batch(nan=False):
     lq = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))

@@ -6,12 +6,12 @@ from collections import OrderedDict
 import pytest
 import torch
 import yaml
+from tiny_setup import REPO, stage_options
 from torch.utils.data import DataLoader
 
 from r2rnet_plugin.comparison.config import load_config
 from r2rnet_plugin.utils.option_file import (OptionFileError, check_run_options, check_train_loader, ordered_safe_yaml,
-                                       read_option_file)
-from tiny_setup import REPO, stage_options
+                                             read_option_file)
 
 SHIPPED = sorted(glob.glob(os.path.join(REPO, 'options', '**', '*.yml'), recursive=True))
 
@@ -46,8 +46,9 @@ def test_merge_keys_may_be_overridden():
     assert opt['d'] == OrderedDict([('x', 1), ('y', 3)])
 
 
-@pytest.mark.parametrize('tag', ['!!python/object/apply:os.system', '!!python/object/new:os.system',
-                                 '!!python/name:os.system', '!!python/module:os'])
+@pytest.mark.parametrize('tag', [
+    '!!python/object/apply:os.system', '!!python/object/new:os.system', '!!python/name:os.system', '!!python/module:os'
+])
 def test_python_tag_raises_constructor_error_with_its_line(tmp_path, tag):
     marker = tmp_path / 'PWNED'
     text = f'name: x\ntrain:\n  seed: {tag} ["touch {marker}"]\n'

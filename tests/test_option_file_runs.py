@@ -5,7 +5,6 @@ import sys
 
 import pytest
 import yaml
-
 from tiny_setup import stage_options, write_lol_pairs, write_vgg_file
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
@@ -13,8 +12,13 @@ pytestmark = pytest.mark.e2e  # starts subprocesses
 
 def run_train(path, cwd):
     env = {k: v for k, v in os.environ.items() if not k.startswith('R2RNET_')}
-    return subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', str(path)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, '-m', 'basicsr.train', '-opt', str(path)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
 
 
 @pytest.fixture(scope='module')
@@ -40,8 +44,8 @@ CASES = {
     'num_gpu': (lambda o: o.update(num_gpu=1), 'no CUDA device; set num_gpu: 0 or auto'),
     'print_freq': (lambda o: o['logger'].update(print_freq=0), "'logger: print_freq'"),
     'save_freq': (lambda o: o['logger'].update(save_checkpoint_freq=0), "'logger: save_checkpoint_freq'"),
-    'opt_in': (lambda o: o.update(r2rnet_plugin_fixes='eta, dataorder'),
-               "'r2rnet_plugin_fixes' names no fix: dataorder"),
+    'opt_in':
+    (lambda o: o.update(r2rnet_plugin_fixes='eta, dataorder'), "'r2rnet_plugin_fixes' names no fix: dataorder"),
 }
 
 

@@ -56,8 +56,9 @@ def expand_braces(name):
     match = re.search(r'{([^}]*)}', name)
     if not match:
         return [name]
-    return [e for part in match.group(1).split(',')
-            for e in expand_braces(name[:match.start()] + part + name[match.end():])]
+    return [
+        e for part in match.group(1).split(',') for e in expand_braces(name[:match.start()] + part + name[match.end():])
+    ]
 
 
 @pytest.mark.parametrize('path', TRAIN_FILES, ids=relative)

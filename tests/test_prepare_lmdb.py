@@ -12,9 +12,9 @@ import torch
 
 import r2rnet_plugin  # noqa: F401  (registers the dataset)
 from r2rnet_plugin import prepare_lmdb
-from r2rnet_plugin.lmdb_tool import writer as lmdb_writer
 from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
 from r2rnet_plugin.data.lmdb_meta import read_lmdb_meta
+from r2rnet_plugin.lmdb_tool import writer as lmdb_writer
 from r2rnet_plugin.lmdb_tool.source_images import find_truncation
 
 H, W = 24, 32
@@ -46,9 +46,10 @@ def stored(lmdb_path):
     env = lmdb.open(str(lmdb_path), readonly=True, lock=False)
     try:
         with env.begin() as txn:
-            return {line.key: cv2.imdecode(np.frombuffer(txn.get(line.key.encode()), np.uint8),
-                                           cv2.IMREAD_UNCHANGED)
-                    for line in read_lmdb_meta(str(lmdb_path))}
+            return {
+                line.key: cv2.imdecode(np.frombuffer(txn.get(line.key.encode()), np.uint8), cv2.IMREAD_UNCHANGED)
+                for line in read_lmdb_meta(str(lmdb_path))
+            }
     finally:
         env.close()
 
@@ -59,13 +60,17 @@ def outputs(out):
 
 # ---------------------------------------------------------------- round trip
 
-@pytest.mark.parametrize('ext, shape, dtype', [
-    ('.png', (H, W, 3), np.uint8),
-    ('.png', (H, W, 3), np.uint16),
-    ('.jpg', (H, W, 3), np.uint8),
-    ('.png', (H, W), np.uint8),  # grey stays 1-channel
-    ('.png', (H, W, 4), np.uint16),  # 16-bit with alpha
-], ids=['png8', 'png16', 'jpeg', 'grey', 'rgba16'])
+
+@pytest.mark.parametrize(
+    'ext, shape, dtype',
+    [
+        ('.png', (H, W, 3), np.uint8),
+        ('.png', (H, W, 3), np.uint16),
+        ('.jpg', (H, W, 3), np.uint8),
+        ('.png', (H, W), np.uint8),  # grey stays 1-channel
+        ('.png', (H, W, 4), np.uint16),  # 16-bit with alpha
+    ],
+    ids=['png8', 'png16', 'jpeg', 'grey', 'rgba16'])
 def test_round_trip_equals_decoded_source(tmp_path, ext, shape, dtype):
     root, out = tmp_path / 'lol', tmp_path / 'out'
     sources = {stem: write_pair(root, stem, seed, ext, ext, shape, dtype) for seed, stem in enumerate('ba')}
@@ -79,8 +84,14 @@ def test_round_trip_equals_decoded_source(tmp_path, ext, shape, dtype):
     meta = read_lmdb_meta(str(out / 'low.lmdb'))
     assert meta[0].shape == (H, W, shape[2] if len(shape) == 3 else 1) and meta[0].compress_level == 1
     disk = LLIEPairedDataset({'phase': 'val', 'layout': 'lol', 'dataroot': str(root)})
-    from_lmdb = LLIEPairedDataset({'phase': 'val', 'layout': 'lol', 'dataroot': str(out),
-                                   'io_backend': {'type': 'lmdb'}})
+    from_lmdb = LLIEPairedDataset({
+        'phase': 'val',
+        'layout': 'lol',
+        'dataroot': str(out),
+        'io_backend': {
+            'type': 'lmdb'
+        }
+    })
     for a, b in zip(disk, from_lmdb):
         assert a['key'] == b['key'] and torch.equal(a['lq'], b['lq']) and torch.equal(a['gt'], b['gt'])
 
@@ -94,22 +105,36 @@ def test_lsrw_keys_and_training_batches(tmp_path):
     assert [line.key for line in meta] == ['Huawei/1', 'Huawei/2', 'Nikon/1', 'Nikon/3']
     assert {line.compress_level for line in meta} == {6}
     assert [line.key for line in read_lmdb_meta(str(out / 'low.lmdb'))] == [line.key for line in meta]
-    train = LLIEPairedDataset({'phase': 'train', 'layout': 'lsrw', 'dataroot': str(out), 'gt_size': 16,
-                               'io_backend': {'type': 'lmdb'}})
+    train = LLIEPairedDataset({
+        'phase': 'train',
+        'layout': 'lsrw',
+        'dataroot': str(out),
+        'gt_size': 16,
+        'io_backend': {
+            'type': 'lmdb'
+        }
+    })
     for workers in (0, 2):
         batches = list(torch.utils.data.DataLoader(train, batch_size=2, shuffle=True, num_workers=workers))
         assert [b['lq'].shape for b in batches] == [(2, 3, 16, 16)] * 2
         assert sorted(k for b in batches for k in b['key']) == ['Huawei/1', 'Huawei/2', 'Nikon/1', 'Nikon/3']
-    explicit = LLIEPairedDataset({'phase': 'val', 'io_backend': {'type': 'lmdb'}, 'cameras': ['Huawei'],
-                                  'dataroot_lq': str(out / 'low.lmdb'), 'dataroot_gt': str(out / 'high.lmdb')})
+    explicit = LLIEPairedDataset({
+        'phase': 'val',
+        'io_backend': {
+            'type': 'lmdb'
+        },
+        'cameras': ['Huawei'],
+        'dataroot_lq': str(out / 'low.lmdb'),
+        'dataroot_gt': str(out / 'high.lmdb')
+    })
     assert [it['key'] for it in explicit] == ['Huawei/1', 'Huawei/2']
     assert torch.allclose(explicit[0]['lq'] + explicit[0]['gt'], torch.ones(3, H, W))
 
 
 def test_folders_layout_and_camera_subset(tmp_path):
     write_pair(tmp_path / 'src', 'x', 0)
-    assert run('--layout', 'folders', '--lq', tmp_path / 'src' / 'low', '--gt', tmp_path / 'src' / 'high',
-               '--out', tmp_path / 'out') == 0
+    assert run('--layout', 'folders', '--lq', tmp_path / 'src' / 'low', '--gt', tmp_path / 'src' / 'high', '--out',
+               tmp_path / 'out') == 0
     assert list(stored(tmp_path / 'out' / 'low.lmdb')) == ['x']
     for camera in ('Huawei', 'Nikon'):
         write_pair(tmp_path / 'lsrw' / camera, '1', 0)
@@ -118,6 +143,7 @@ def test_folders_layout_and_camera_subset(tmp_path):
 
 
 # ---------------------------------------------------------------- checks before writing
+
 
 @pytest.fixture
 def bad_tree(tmp_path):
@@ -163,8 +189,10 @@ def test_skip_bad_skips_exactly_those(tmp_path, bad_tree, capsys):
 @pytest.mark.parametrize('make', ['jpeg', 'progressive', 'restarts', 'png'])
 def test_truncation_found_whatever_the_decoder_does(make):
     img = noise(0, (40, 48, 3))
-    params = {'progressive': [cv2.IMWRITE_JPEG_PROGRESSIVE, 1],
-              'restarts': [cv2.IMWRITE_JPEG_RST_INTERVAL, 1]}.get(make, [])
+    params = {
+        'progressive': [cv2.IMWRITE_JPEG_PROGRESSIVE, 1],
+        'restarts': [cv2.IMWRITE_JPEG_RST_INTERVAL, 1]
+    }.get(make, [])
     content = cv2.imencode('.png' if make == 'png' else '.jpg', img, params)[1].tobytes()
     assert find_truncation(content) is None
     assert find_truncation(content + b'\0trailing bytes') is None
@@ -204,6 +232,7 @@ def test_missing_source_folder(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- atomic output, overwrite
+
 
 def fail_after(monkeypatch, count, error=RuntimeError('simulated crash')):
     """Make the writer raise ``error`` after ``count`` images have been added to an LMDB."""
@@ -250,21 +279,25 @@ def test_killed_write_leaves_no_output(tmp_path):
     """A hard kill (SIGKILL) in the middle of writing: no low.lmdb/high.lmdb, only a hidden temp folder."""
     for seed in range(4):
         write_pair(tmp_path / 'lol', f'{seed}', seed)
-    script = (
-        'import os, signal, sys\n'
-        'from r2rnet_plugin import prepare_lmdb\n'
-        'from r2rnet_plugin.lmdb_tool import writer as lmdb_writer\n'
-        'original = lmdb_writer._LmdbBuilder.add\n'
-        'def add(self, *args):\n'
-        '    original(self, *args)\n'
-        '    if len(self.meta_lines) == 2 and self.path.endswith("high.lmdb"):\n'
-        '        self._commit()\n'
-        '        os.kill(os.getpid(), signal.SIGKILL)\n'
-        'lmdb_writer._LmdbBuilder.add = add\n'
-        'sys.exit(prepare_lmdb.main(sys.argv[1:]))\n')
+    script = ('import os, signal, sys\n'
+              'from r2rnet_plugin import prepare_lmdb\n'
+              'from r2rnet_plugin.lmdb_tool import writer as lmdb_writer\n'
+              'original = lmdb_writer._LmdbBuilder.add\n'
+              'def add(self, *args):\n'
+              '    original(self, *args)\n'
+              '    if len(self.meta_lines) == 2 and self.path.endswith("high.lmdb"):\n'
+              '        self._commit()\n'
+              '        os.kill(os.getpid(), signal.SIGKILL)\n'
+              'lmdb_writer._LmdbBuilder.add = add\n'
+              'sys.exit(prepare_lmdb.main(sys.argv[1:]))\n')
     out = tmp_path / 'out'
-    result = subprocess.run([sys.executable, '-c', script, '--layout', 'lol', '--root', str(tmp_path / 'lol'),
-                             '--out', str(out), '--workers', '1', '--no-progress'], cwd=REPO, capture_output=True)
+    result = subprocess.run([
+        sys.executable, '-c', script, '--layout', 'lol', '--root',
+        str(tmp_path / 'lol'), '--out',
+        str(out), '--workers', '1', '--no-progress'
+    ],
+                            cwd=REPO,
+                            capture_output=True)
     assert result.returncode == -9, result.stderr.decode()
     assert outputs(out) == [] and len(lmdb_writer.leftover_temp_dirs(str(out))) == 1
 
@@ -286,6 +319,7 @@ def test_refuses_to_overwrite_without_flag(tmp_path, capsys):
 
 # ---------------------------------------------------------------- verification
 
+
 def replace_value(lmdb_path, key, content):
     env = lmdb.open(str(lmdb_path), map_size=1 << 24, lock=False)
     with env.begin(write=True) as txn:
@@ -299,14 +333,13 @@ def edit_meta(lmdb_path, old, new):
 
 
 TAMPERS = {
-    'pixels': (lambda out: replace_value(out / 'low.lmdb', 'b', cv2.imencode('.png', noise(9))[1].tobytes()),
-               'low.lmdb[b]: '),
-    'corrupt-png': (lambda out: replace_value(out / 'high.lmdb', 'a', b'\x89PNG\r\n\x1a\n' + b'\0' * 40),
-                    'high.lmdb[a]: corrupt PNG'),
-    'meta-shape': (lambda out: edit_meta(out / 'high.lmdb', f'a.png ({H},{W},3)', f'a.png ({H},{W - 1},3)'),
-                   'meta_info.txt says'),
-    'meta-line-lost': (lambda out: edit_meta(out / 'low.lmdb', f'b.png ({H},{W},3) 1\n', ''),
-                       "1 key(s) missing: 'b'"),
+    'pixels': (lambda out: replace_value(out / 'low.lmdb', 'b',
+                                         cv2.imencode('.png', noise(9))[1].tobytes()), 'low.lmdb[b]: '),
+    'corrupt-png':
+    (lambda out: replace_value(out / 'high.lmdb', 'a', b'\x89PNG\r\n\x1a\n' + b'\0' * 40), 'high.lmdb[a]: corrupt PNG'),
+    'meta-shape':
+    (lambda out: edit_meta(out / 'high.lmdb', f'a.png ({H},{W},3)', f'a.png ({H},{W - 1},3)'), 'meta_info.txt says'),
+    'meta-line-lost': (lambda out: edit_meta(out / 'low.lmdb', f'b.png ({H},{W},3) 1\n', ''), "1 key(s) missing: 'b'"),
 }
 
 
@@ -332,6 +365,7 @@ def test_verify_only_without_output(tmp_path, capsys):
 
 # ---------------------------------------------------------------- option files
 
+
 def load_option_file(name):
     import yaml
     with open(os.path.join(REPO, 'options', name)) as option_file:
@@ -342,15 +376,17 @@ def without_names(opt):
     """``opt`` with its experiment name and the names in its weights paths taken out."""
     import re
     opt.pop('name')
-    opt['path'] = {k: re.sub(r'experiments/\w+?(_lmdb)?/', 'experiments/NAME/', v) if isinstance(v, str) else v
-                   for k, v in opt['path'].items()}
+    opt['path'] = {
+        k: re.sub(r'experiments/\w+?(_lmdb)?/', 'experiments/NAME/', v) if isinstance(v, str) else v
+        for k, v in opt['path'].items()
+    }
     return opt
 
 
 @pytest.mark.parametrize('stage', ['decom', 'denoise', 'relight'])
-@pytest.mark.parametrize('disk_file, lmdb_file, root', [
-    ('train_r2r_{}.yml', 'train/lsrw_lmdb/train_r2r_{}.yml', 'datasets/LSRW/lmdb'),
-    ('train/lol/train_r2r_{}.yml', 'train/lol_lmdb/train_r2r_{}.yml', 'datasets/LOL/lmdb')])
+@pytest.mark.parametrize('disk_file, lmdb_file, root',
+                         [('train_r2r_{}.yml', 'train/lsrw_lmdb/train_r2r_{}.yml', 'datasets/LSRW/lmdb'),
+                          ('train/lol/train_r2r_{}.yml', 'train/lol_lmdb/train_r2r_{}.yml', 'datasets/LOL/lmdb')])
 def test_lmdb_option_files_differ_only_in_data_source(stage, disk_file, lmdb_file, root):
     disk, lmdb_opt = load_option_file(disk_file.format(stage)), load_option_file(lmdb_file.format(stage))
     assert lmdb_opt['name'] == disk['name'] + '_lmdb'  # its own experiments folder
@@ -368,6 +404,9 @@ def test_lsrw_lmdb_option_files_read_prepared_lmdbs(tmp_path, stage):
     for camera in ('Huawei', 'Nikon'):
         write_pair(tmp_path / 'lsrw' / camera, '1', 0)
     assert run('--layout', 'lsrw', '--root', tmp_path / 'lsrw', '--out', tmp_path / 'lmdb') == 0
-    train = dict(load_option_file(f'train/lsrw_lmdb/train_r2r_{stage}.yml')['datasets']['train'], phase='train',
-                 dataroot=str(tmp_path / 'lmdb'), gt_size=16)
+    train = dict(
+        load_option_file(f'train/lsrw_lmdb/train_r2r_{stage}.yml')['datasets']['train'],
+        phase='train',
+        dataroot=str(tmp_path / 'lmdb'),
+        gt_size=16)
     assert build_dataset(train)[1]['key'] == 'Nikon/1'

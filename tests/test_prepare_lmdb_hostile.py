@@ -47,6 +47,7 @@ def zero_pages_after_meta(data_file):
 
 # ------------------------------------------------------------------------ names (item 9)
 
+
 def test_names_meta_info_cannot_hold_are_refused_naming_the_file(tmp_path, capsys):
     root = write_lol(tmp_path / 'lol', ['ok', ' leading', 'new\nline'])
     out = tmp_path / 'out'
@@ -78,6 +79,7 @@ def test_every_written_lmdb_reads_back_through_the_dataset(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------ damaged LMDBs
+
 
 @pytest.fixture
 def written(tmp_path):
@@ -112,9 +114,14 @@ def test_truncated_data_mdb_is_named_not_a_crash(written):
     data_file = out / 'low.lmdb' / 'data.mdb'
     with open(data_file, 'r+b') as f:
         f.truncate(os.path.getsize(data_file) // 2)
-    verify = subprocess.run([sys.executable, '-m', 'r2rnet_plugin.prepare_lmdb', '--layout', 'lol', '--root', root,
-                             '--out', str(out), '--verify-only', '--no-progress', '--workers', '1'],
-                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    verify = subprocess.run([
+        sys.executable, '-m', 'r2rnet_plugin.prepare_lmdb', '--layout', 'lol', '--root', root, '--out',
+        str(out), '--verify-only', '--no-progress', '--workers', '1'
+    ],
+                            capture_output=True,
+                            text=True,
+                            cwd=REPO,
+                            timeout=300)
     assert verify.returncode == 1, verify.stderr
     assert 'Verification FAILED' in verify.stdout and f'LMDB {out / "low.lmdb"}: data.mdb is cut short' in verify.stdout
     code = ('import sys, r2rnet_plugin\n'

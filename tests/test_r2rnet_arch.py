@@ -142,8 +142,9 @@ def test_published_complex_conv_is_apply_complex():
 @pytest.mark.parametrize('arch', ['R2RNet', 'R2RRelightNet'])
 def test_unknown_complex_conv_names_the_option_and_choices(arch):
     from r2rnet_plugin.utils.option_checks import OptionError
-    with pytest.raises(OptionError, match="option 'network_g: complex_conv' must be one of fused, published; "
-                                          "got 'four'"):
+    with pytest.raises(
+            OptionError, match="option 'network_g: complex_conv' must be one of fused, published; "
+            "got 'four'"):
         build_network({'type': arch, 'channel': 8, 'complex_conv': 'four'})
 
 

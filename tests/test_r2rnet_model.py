@@ -6,14 +6,13 @@ import sys
 
 import pytest
 import torch
+from tiny_setup import runtime_options, stage_options, write_lol_pairs, write_options, write_vgg_file
 
 from basicsr.models import build_model
 from r2rnet_plugin.models import mixed_precision
-from tiny_setup import runtime_options, stage_options, write_lol_pairs, write_options, write_vgg_file
 
 DECOM = 'experiments/tiny_decom/models/net_decom_latest.pth'
 DENOISE = 'experiments/tiny_denoise/models/net_denoise_latest.pth'
-
 
 pytestmark = pytest.mark.slow  # trains networks in-process for minutes
 
@@ -26,8 +25,12 @@ def tiny(tmp_path_factory):
 
 def run_basicsr(module, option_file, cwd, *args):
     env = {k: v for k, v in os.environ.items() if k != 'R2RNET_PLUGIN_AUTOLOAD'}
-    result = subprocess.run([sys.executable, '-m', module, '-opt', option_file, *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, '-m', module, '-opt', option_file, *args],
+                            cwd=cwd,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result.stdout + result.stderr
 
@@ -41,8 +44,12 @@ def chained(tiny):
     """decom -> denoise -> relight, 2 iterations each, through ``python -m basicsr.train``."""
     work = tiny['root'] / 'work'
     work.mkdir()
-    stages = [('decom', {}), ('denoise', {'pretrain_network_decom': DECOM}),
-              ('relight', {'pretrain_network_decom': DECOM, 'pretrain_network_denoise': DENOISE})]
+    stages = [('decom', {}), ('denoise', {
+        'pretrain_network_decom': DECOM
+    }), ('relight', {
+        'pretrain_network_decom': DECOM,
+        'pretrain_network_denoise': DENOISE
+    })]
     logs = {}
     for stage, paths in stages:
         option_file = write_options(stage_options(stage, tiny['data'], tiny['vgg'], **paths), work)
@@ -57,7 +64,8 @@ def test_each_stage_saves_what_the_next_one_loads(chained):
     assert sorted(os.listdir(models / 'tiny_decom' / 'models')) == ['net_decom_2.pth', 'net_decom_latest.pth']
     assert sorted(os.listdir(models / 'tiny_denoise' / 'models')) == ['net_denoise_2.pth', 'net_denoise_latest.pth']
     assert sorted(os.listdir(models / 'tiny_relight' / 'models')) == [
-        'net_g_2.pth', 'net_g_latest.pth', 'net_relight_2.pth', 'net_relight_latest.pth']
+        'net_g_2.pth', 'net_g_latest.pth', 'net_relight_2.pth', 'net_relight_latest.pth'
+    ]
     assert f'Loading R2RDecomNet model from {DECOM}' in logs['denoise']
     assert f'Loading R2RDenoiseNet model from {DENOISE}' in logs['relight']
     for stage in ('decom', 'denoise', 'relight'):
@@ -82,11 +90,19 @@ def test_frozen_networks_are_saved_unchanged(chained):
 def test_basicsr_test_writes_metrics_and_images(chained, tiny):
     work, _ = chained
     opt = stage_options('relight', tiny['data'], tiny['vgg'])
-    test_opt = {'name': 'tiny_test', 'model_type': 'R2RNetModel', 'num_gpu': 0,
-                'datasets': {'test_1': dict(opt['datasets']['val'], name='tiny_lol')},
-                'network_g': opt['network_g'],
-                'path': {'pretrain_network_g': 'experiments/tiny_relight/models/net_g_latest.pth'},
-                'val': dict(opt['val'], suffix='r2r', save_components=True)}
+    test_opt = {
+        'name': 'tiny_test',
+        'model_type': 'R2RNetModel',
+        'num_gpu': 0,
+        'datasets': {
+            'test_1': dict(opt['datasets']['val'], name='tiny_lol')
+        },
+        'network_g': opt['network_g'],
+        'path': {
+            'pretrain_network_g': 'experiments/tiny_relight/models/net_g_latest.pth'
+        },
+        'val': dict(opt['val'], suffix='r2r', save_components=True)
+    }
     log = run_basicsr('basicsr.test', write_options(test_opt, work), work)
     assert '# psnr:' in log and '# ssim:' in log
     folder = work / 'results' / 'tiny_test' / 'visualization' / 'tiny_lol'
@@ -119,6 +135,7 @@ def test_python_m_r2rnet_plugin_train(tiny, tmp_path):
 
 # ------------------------------------------------------------------------------------ in-process
 
+
 def build(tiny, stage, lr=None, **paths):
     opt = stage_options(stage, tiny['data'], tiny['vgg'], **paths)
     if lr is not None:
@@ -149,31 +166,47 @@ def pretrained(tiny):
 
 def fixed_batch(tiny):
     from r2rnet_plugin.data.llie_paired_dataset import LLIEPairedDataset
-    dataset = LLIEPairedDataset({'phase': 'train', 'layout': 'lol', 'dataroot': tiny['data'], 'gt_size': 32,
-                                 'io_backend': {'type': 'disk'}})
+    dataset = LLIEPairedDataset({
+        'phase': 'train',
+        'layout': 'lol',
+        'dataroot': tiny['data'],
+        'gt_size': 32,
+        'io_backend': {
+            'type': 'disk'
+        }
+    })
     items = [dataset[i] for i in range(2)]
     return {key: torch.stack([it[key] for it in items]) for key in ('lq', 'gt')}
 
 
-STAGE_PATHS = {'decom': (), 'denoise': ('decom',), 'relight': ('decom', 'denoise'),
-               'joint': ('decom', 'denoise', 'relight')}
+STAGE_PATHS = {
+    'decom': (),
+    'denoise': ('decom', ),
+    'relight': ('decom', 'denoise'),
+    'joint': ('decom', 'denoise', 'relight')
+}
 
 
 # Decom-Net ends in LeakyReLU then sigmoid (as published), so pushing R or L below 0.5 needs
 # large weights: its stage needs a larger learning rate to move within a few steps.
-@pytest.mark.parametrize('stage, lr, steps, precision', [
-    ('decom', 1e-2, 60, 'fp32'), ('denoise', 1e-3, 40, 'fp32'), ('relight', 1e-3, 40, 'fp32'),
-    ('joint', 1e-3, 40, 'fp32'), ('relight', 1e-3, 40, 'bf16'), ('decom', 1e-2, 60, 'bf16')])
+@pytest.mark.parametrize('stage, lr, steps, precision', [('decom', 1e-2, 60, 'fp32'), ('denoise', 1e-3, 40, 'fp32'),
+                                                         ('relight', 1e-3, 40, 'fp32'), ('joint', 1e-3, 40, 'fp32'),
+                                                         ('relight', 1e-3, 40, 'bf16'), ('decom', 1e-2, 60, 'bf16')])
 def test_overfitting_one_batch_lowers_the_loss_and_leaves_frozen_networks_alone(tiny, pretrained, stage, lr, steps,
-                                                                                 precision):
+                                                                                precision):
     paths = {f'pretrain_network_{n}': pretrained[f'pretrain_network_{n}'] for n in STAGE_PATHS[stage]}
     torch.manual_seed(0)
     opt = stage_options('relight' if stage == 'joint' else stage, tiny['data'], tiny['vgg'], **paths)
     opt['train'].update(stage=stage, mixed_precision=precision)
     opt['train']['optim_g']['lr'] = lr
     model = build_model(runtime_options(opt, tiny['root']))
-    frozen = {n: {k: v.clone() for k, v in getattr(model.net_g, n).state_dict().items()}
-              for n in ('decom', 'denoise', 'relight') if n not in model.stage.trained}
+    frozen = {
+        n: {
+            k: v.clone()
+            for k, v in getattr(model.net_g, n).state_dict().items()
+        }
+        for n in ('decom', 'denoise', 'relight') if n not in model.stage.trained
+    }
     batch = fixed_batch(tiny)
     losses = []
     for it in range(1, steps + 1):
@@ -274,13 +307,24 @@ def test_unknown_stage_is_named(tiny):
 
 def test_stage_losses_equal_the_reference(tiny, reference_states, fixture):
     """Published-width model with the fixture's weights: each stage's loss terms match."""
-    from r2rnet_plugin.convert_official import convert_official
+    from r2rnet_plugin.weights.official import convert_official
     weights = tiny['root'] / 'reference_r2rnet.pth'
     torch.save({'params': convert_official(*reference_states)}, weights)
     expected = fixture['losses']
-    checks = {'decom': {'l_decom': 'decom_total'},
-              'denoise': {'l_pix': 'denoise_l1', 'l_total': 'denoise_total'},
-              'relight': {'l_pix': 'relight_l1', 'l_freq': 'relight_frequency', 'l_total': 'relight_total'}}
+    checks = {
+        'decom': {
+            'l_decom': 'decom_total'
+        },
+        'denoise': {
+            'l_pix': 'denoise_l1',
+            'l_total': 'denoise_total'
+        },
+        'relight': {
+            'l_pix': 'relight_l1',
+            'l_freq': 'relight_frequency',
+            'l_total': 'relight_total'
+        }
+    }
     for stage, names in checks.items():
         opt = stage_options(stage, tiny['data'], tiny['vgg'], pretrain_network_g=str(weights))
         opt['network_g']['channel'] = 64

@@ -11,8 +11,7 @@ def assert_close(actual, expected):
 
 
 @torch.no_grad()
-@pytest.mark.parametrize('image, R_key, L_key', [('input_low', 'R_low', 'I_low'),
-                                                  ('input_high', 'R_high', 'I_high')])
+@pytest.mark.parametrize('image, R_key, L_key', [('input_low', 'R_low', 'I_low'), ('input_high', 'R_high', 'I_high')])
 def test_decom_net(reference_model, fixture, image, R_key, L_key):
     R, L = reference_model.decom(fixture[image])
     assert_close(R, fixture[R_key])
@@ -32,8 +31,8 @@ def test_relight_net(reference_model, fixture):
 @torch.no_grad()
 def test_end_to_end_components(reference_model, fixture):
     out = reference_model.components(fixture['input_low'])
-    for name, key in [('R', 'R_low'), ('L', 'I_low'), ('R_denoised', 'denoise_R'),
-                      ('I_delta', 'I_delta'), ('enhanced', 'enhanced')]:
+    for name, key in [('R', 'R_low'), ('L', 'I_low'), ('R_denoised', 'denoise_R'), ('I_delta', 'I_delta'),
+                      ('enhanced', 'enhanced')]:
         assert_close(getattr(out, name), fixture[key])
     assert_close(reference_model(fixture['input_low']), fixture['enhanced'])
 

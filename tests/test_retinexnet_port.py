@@ -2,12 +2,13 @@
 published checkpoints convert with ``convert_official --arch retinexnet``."""
 import pytest
 import torch
+from reference_weights import load_retinexnet_port_fixture, retinexnet_port_state_dict
 
 from basicsr.archs import build_network
 from r2rnet_plugin.archs.retinexnet_arch import RetinexNet
-from r2rnet_plugin.convert_official import CheckpointKeyError, convert_retinexnet, main
+from r2rnet_plugin.convert_official import main
+from r2rnet_plugin.weights.official import CheckpointKeyError, convert_retinexnet
 from r2rnet_plugin.weights.official_keys import plugin_key
-from reference_weights import load_retinexnet_port_fixture, retinexnet_port_state_dict
 
 ATOL = 1e-5
 
@@ -57,8 +58,12 @@ def test_every_port_key_maps_to_a_distinct_key_of_the_arch(port):
 
 def test_width_and_depth_are_read_from_the_checkpoint():
     narrow = RetinexNet(channel=8, num_layers=3)
-    decom = {'net1_conv0.weight': narrow.decom.shallow.weight, 'net1_conv0.bias': narrow.decom.shallow.bias,
-             'net1_recon.weight': narrow.decom.recon.weight, 'net1_recon.bias': narrow.decom.recon.bias}
+    decom = {
+        'net1_conv0.weight': narrow.decom.shallow.weight,
+        'net1_conv0.bias': narrow.decom.shallow.bias,
+        'net1_recon.weight': narrow.decom.recon.weight,
+        'net1_recon.bias': narrow.decom.recon.bias
+    }
     for i, layer in enumerate(narrow.decom.layers):
         decom.update({f'net1_convs.{2 * i}.weight': layer.weight, f'net1_convs.{2 * i}.bias': layer.bias})
     relight = {}
@@ -80,7 +85,8 @@ def test_r2rnet_checkpoints_are_not_retinexnet_ones(port_states, reference_state
         convert_retinexnet(port_states['DecomNet'], port_states['DecomNet'])
     bad = dict(port_states['RelightNet'])
     bad['net2_deconv1_1.weight'] = torch.zeros(64, 64, 3, 3)  # the old additive-skip layout
-    with pytest.raises(CheckpointKeyError, match=r'net2_deconv1_1\.weight \(64, 64, 3, 3\) \(expected \(64, 128, 3, 3\)\)'):
+    with pytest.raises(
+            CheckpointKeyError, match=r'net2_deconv1_1\.weight \(64, 64, 3, 3\) \(expected \(64, 128, 3, 3\)\)'):
         convert_retinexnet(port_states['DecomNet'], bad)
 
 
@@ -97,8 +103,8 @@ def test_command_writes_a_basicsr_file_that_reproduces_the_port(tmp_path, port, 
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--arch', 'retinexnet', '--decom', 'd.tar', '--denoise', 'n.tar', '--relight', 'r.tar', '--out', 'o.pth'],
-     '--denoise is for --arch r2rnet only'),
+    (['--arch', 'retinexnet', '--decom', 'd.tar', '--denoise', 'n.tar', '--relight', 'r.tar', '--out', 'o.pth'
+      ], '--denoise is for --arch r2rnet only'),
     (['--decom', 'd.tar', '--relight', 'r.tar', '--out', 'o.pth'], '--arch r2rnet needs --denoise'),
     (['--arch', 'retinex', '--decom', 'd.tar', '--relight', 'r.tar', '--out', 'o.pth'], "invalid choice: 'retinex'"),
 ])

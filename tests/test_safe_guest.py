@@ -17,7 +17,6 @@ import sys
 import cv2
 import pytest
 import torch
-
 from tiny_setup import REPO, stage_options, write_lol_pairs, write_options, write_vgg_file
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
@@ -34,27 +33,77 @@ def environment(pythonpath=(), **variables):
 
 
 def run(args, cwd, env, timeout=600):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def msrresnet_options(data, name, **extra):
     """A plain BasicSR option file: SRModel + MSRResNet (x2, narrow) on paired folders, one worker."""
     return {
-        'name': name, 'model_type': 'SRModel', 'scale': 2, 'num_gpu': 0, 'manual_seed': 0,
-        'datasets': {'train': {
-            'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_gt': os.path.join(data, 'high'),
-            'dataroot_lq': os.path.join(data, 'low'), 'filename_tmpl': '{}', 'io_backend': {'type': 'disk'},
-            'gt_size': 16, 'use_hflip': True, 'use_rot': True, 'num_worker_per_gpu': 1, 'batch_size_per_gpu': 2,
-            'dataset_enlarge_ratio': 1, 'prefetch_mode': None}},
-        'network_g': {'type': 'MSRResNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1,
-                      'upscale': 2},
-        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
-        'train': {'optim_g': {'type': 'Adam', 'lr': 1e-3}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [10],
-                                                                       'gamma': 0.5},
-                  'total_iter': 3, 'warmup_iter': -1, 'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}},
-        'logger': {'print_freq': 1, 'save_checkpoint_freq': 3, 'use_tb_logger': False},
-        'dist_params': {'backend': 'nccl', 'port': 29500}, **extra}
+        'name': name,
+        'model_type': 'SRModel',
+        'scale': 2,
+        'num_gpu': 0,
+        'manual_seed': 0,
+        'datasets': {
+            'train': {
+                'name': 'tiny',
+                'type': 'PairedImageDataset',
+                'dataroot_gt': os.path.join(data, 'high'),
+                'dataroot_lq': os.path.join(data, 'low'),
+                'filename_tmpl': '{}',
+                'io_backend': {
+                    'type': 'disk'
+                },
+                'gt_size': 16,
+                'use_hflip': True,
+                'use_rot': True,
+                'num_worker_per_gpu': 1,
+                'batch_size_per_gpu': 2,
+                'dataset_enlarge_ratio': 1,
+                'prefetch_mode': None
+            }
+        },
+        'network_g': {
+            'type': 'MSRResNet',
+            'num_in_ch': 3,
+            'num_out_ch': 3,
+            'num_feat': 8,
+            'num_block': 1,
+            'upscale': 2
+        },
+        'path': {
+            'pretrain_network_g': None,
+            'strict_load_g': True,
+            'resume_state': None
+        },
+        'train': {
+            'optim_g': {
+                'type': 'Adam',
+                'lr': 1e-3
+            },
+            'scheduler': {
+                'type': 'MultiStepLR',
+                'milestones': [10],
+                'gamma': 0.5
+            },
+            'total_iter': 3,
+            'warmup_iter': -1,
+            'pixel_opt': {
+                'type': 'L1Loss',
+                'loss_weight': 1.0
+            }
+        },
+        'logger': {
+            'print_freq': 1,
+            'save_checkpoint_freq': 3,
+            'use_tb_logger': False
+        },
+        'dist_params': {
+            'backend': 'nccl',
+            'port': 29500
+        },
+        **extra
+    }
 
 
 @pytest.fixture(scope='module')
@@ -89,9 +138,9 @@ def basicsr_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(basicsr.__file__)))
 
 
-@pytest.mark.parametrize('method, opted_in', [('fork', False), ('spawn', False), ('forkserver', False),
-                                              ('spawn', True)],
-                         ids=['fork-as-released', 'spawn-as-released', 'forkserver-as-released', 'spawn-opted-in'])
+@pytest.mark.parametrize(
+    'method, opted_in', [('fork', False), ('spawn', False), ('forkserver', False), ('spawn', True)],
+    ids=['fork-as-released', 'spawn-as-released', 'forkserver-as-released', 'spawn-opted-in'])
 def test_plain_basicsr_model_trains_once_under_start_method(tmp_path, sr_data, method, opted_in):
     name = f'guest_msrresnet_{method}_{os.getpid()}_{int(opted_in)}'
     extra = {'r2rnet_plugin_fixes': 'all'} if opted_in else {}
@@ -183,8 +232,9 @@ print(scipy.ndimage.filters.__name__, ft.__name__)
 def test_real_modules_keep_their_specs(tmp_path):
     result = run(['-c', MODULE_LOCATIONS], tmp_path, environment())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ['True', 'True', 'scipy.ndimage.filters',
-                                     'torchvision.transforms._functional_tensor']
+    assert result.stdout.split() == [
+        'True', 'True', 'scipy.ndimage.filters', 'torchvision.transforms._functional_tensor'
+    ]
 
 
 THIRD_PARTY_TRAIN = '''
@@ -231,8 +281,8 @@ def train_third_party(root, data, env):
 
 def test_third_party_training_is_unchanged_by_the_plugin(tmp_path, sr_data):
     with_plugin = train_third_party(str(tmp_path / 'with'), sr_data, environment())
-    without = train_third_party(str(tmp_path / 'without'), sr_data,
-                                environment([PLAIN_BASICSR], R2RNET_PLUGIN_AUTOLOAD='0'))
+    without = train_third_party(
+        str(tmp_path / 'without'), sr_data, environment([PLAIN_BASICSR], R2RNET_PLUGIN_AUTOLOAD='0'))
     assert with_plugin[0] == 'plugin loaded: True' and without[0] == 'plugin loaded: False'
     assert with_plugin[1].keys() == without[1].keys()
     for key in with_plugin[1]:

@@ -5,13 +5,13 @@ import os
 import numpy as np
 import pytest
 import torch
+from tiny_setup import runtime_options, stage_options, write_earlier_stages
 
 from basicsr.models import build_model
 from r2rnet_plugin.compat import checkpoints
-from r2rnet_plugin.convert_official import load_state_dict_file
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
 from r2rnet_plugin.utils.safe_load import CheckpointError, UnsafeCheckpointError, load_checkpoint
-from tiny_setup import runtime_options, stage_options, write_earlier_stages
+from r2rnet_plugin.weights.official import load_state_dict_file
 
 
 class RunsShell:
@@ -21,7 +21,7 @@ class RunsShell:
         self.marker = marker
 
     def __reduce__(self):
-        return os.system, (f'touch {self.marker}',)
+        return os.system, (f'touch {self.marker}', )
 
 
 class OpensFile:
@@ -96,8 +96,13 @@ def test_refused_by_the_resume_paths(tmp_path, malicious):
 def test_refused_as_network_file_of_a_training_state(tmp_path, malicious):
     path, marker = malicious
     opt = resume_options(tmp_path, auto=True)
-    torch.save({'iter': 2, 'epoch': 0, 'optimizers': [], 'schedulers': [], 'networks': ['net_relight_2.pth']},
-               os.path.join(opt['path']['training_states'], '2.state'))
+    torch.save({
+        'iter': 2,
+        'epoch': 0,
+        'optimizers': [],
+        'schedulers': [],
+        'networks': ['net_relight_2.pth']
+    }, os.path.join(opt['path']['training_states'], '2.state'))
     os.replace(path, os.path.join(opt['path']['models'], 'net_relight_2.pth'))
     with pytest.raises(UnsafeCheckpointError, match='net_relight_2.pth'):
         checkpoints.load_resume_state(opt)
@@ -113,8 +118,13 @@ def test_refused_as_perceptual_weights(malicious):
 
 # --------------------------------------------------------------------- legitimate numpy content
 
-NUMPY_EXTRAS = {'best_psnr': np.float64(21.5), 'epoch': np.int64(20), 'flag': np.bool_(True),
-                'mean': np.array([0.485, 0.456, 0.406], dtype=np.float32), 'note': np.str_('lol')}
+NUMPY_EXTRAS = {
+    'best_psnr': np.float64(21.5),
+    'epoch': np.int64(20),
+    'flag': np.bool_(True),
+    'mean': np.array([0.485, 0.456, 0.406], dtype=np.float32),
+    'note': np.str_('lol')
+}
 
 
 def test_numpy_scalars_and_arrays_load(tmp_path):

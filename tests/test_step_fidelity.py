@@ -13,23 +13,35 @@ measured float32 bound. Tensors are compared through their stored summaries
 """
 import pytest
 import torch
-
-from basicsr.models import build_model
-from r2rnet_plugin.ops import winograd_training
-from r2rnet_plugin.convert_official import convert_official
-from r2rnet_plugin.ops import fast_conv
-from r2rnet_plugin.weights.official_keys import plugin_key
 from step_fixture import FIXTURE, STAGE_NETS, batch_arrays, recipe_states, summary_difference
 from tiny_setup import runtime_options, stage_options, write_vgg_file
 
+from basicsr.models import build_model
+from r2rnet_plugin.ops import fast_conv, winograd_training
+from r2rnet_plugin.weights.official import convert_official
+from r2rnet_plugin.weights.official_keys import plugin_key
+
 # The published loss attributes behind each logged term, with the factor the log applies.
 LOSS_NAMES = {
-    'decom': {'l_total': ('loss_Decom', 1), 'l_recon_low': ('recon_loss_low', 1),
-              'l_recon_high': ('recon_loss_high', 1), 'l_mutual_low': ('recon_loss_mutal_low', 1),
-              'l_mutual_high': ('recon_loss_mutal_high', 1), 'l_perceptual': ('vgg_loss', 1)},
-    'denoise': {'l_total': ('loss_Denoise', 1), 'l_pix': ('denoise_loss', 1), 'l_percep': ('denoise_vgg', 0.1)},
-    'relight': {'l_total': ('loss_Relight', 1), 'l_pix': ('Relight_loss', 1), 'l_percep': ('Relight_vgg', 0.1),
-                'l_freq': ('fre_loss', 0.01)},
+    'decom': {
+        'l_total': ('loss_Decom', 1),
+        'l_recon_low': ('recon_loss_low', 1),
+        'l_recon_high': ('recon_loss_high', 1),
+        'l_mutual_low': ('recon_loss_mutal_low', 1),
+        'l_mutual_high': ('recon_loss_mutal_high', 1),
+        'l_perceptual': ('vgg_loss', 1)
+    },
+    'denoise': {
+        'l_total': ('loss_Denoise', 1),
+        'l_pix': ('denoise_loss', 1),
+        'l_percep': ('denoise_vgg', 0.1)
+    },
+    'relight': {
+        'l_total': ('loss_Relight', 1),
+        'l_pix': ('Relight_loss', 1),
+        'l_percep': ('Relight_vgg', 0.1),
+        'l_freq': ('fre_loss', 0.01)
+    },
 }
 STAGES = tuple(STAGE_NETS)
 
@@ -49,12 +61,19 @@ def weights_files(published, tmp_path_factory):
     return str(folder / 'published.pth'), write_vgg_file(folder / 'vgg16.weight')
 
 
-def plugin_step(stage, published, weights_files, root, dtype, fft_mode='batch', complex_conv='published',
-                fast_convs=False, **train):
+def plugin_step(stage,
+                published,
+                weights_files,
+                root,
+                dtype,
+                fft_mode='batch',
+                complex_conv='published',
+                fast_convs=False,
+                **train):
     """One ``optimize_parameters`` of the stage's R2RNetModel; returns (model, trained net, weights before)."""
     weights, vgg = weights_files
-    opt = stage_options(stage, str(root / 'data'), vgg, channel=published['channel'], name=f'step_{stage}',
-                        pretrain_network_g=weights)
+    opt = stage_options(
+        stage, str(root / 'data'), vgg, channel=published['channel'], name=f'step_{stage}', pretrain_network_g=weights)
     opt['network_g']['fft_mode'] = fft_mode
     opt['network_g']['complex_conv'] = complex_conv
     if 'frequency_opt' in opt['train']:
@@ -101,8 +120,10 @@ def published_float32_rounding(stage_entry):
 
 def check_losses(model, stage, expected, tolerance):
     """Assert every logged loss term equals the published one within ``tolerance``; returns the largest difference."""
-    differences = {name: abs(model.log_dict[name] - factor * expected[attr])
-                   for name, (attr, factor) in LOSS_NAMES[stage].items()}
+    differences = {
+        name: abs(model.log_dict[name] - factor * expected[attr])
+        for name, (attr, factor) in LOSS_NAMES[stage].items()
+    }
     assert all(d <= tolerance for d in differences.values()), differences
     return max(differences.values())
 
@@ -136,8 +157,7 @@ def test_fused_complex_conv_relight_step(published, weights_files, tmp_path):
     3.3e-3 of a tensor's largest value (measured, docs/training.md), as far as the published code's
     own float32 gradients are from its float64 ones (3.5e-3). float64 shows the arithmetic is the same."""
     stage_entry = published['stages']['relight']
-    model, net, before = plugin_step('relight', published, weights_files, tmp_path, torch.float32,
-                                     complex_conv='fused')
+    model, net, before = plugin_step('relight', published, weights_files, tmp_path, torch.float32, complex_conv='fused')
     check_losses(model, 'relight', stage_entry['float32']['losses'], 1e-6)
     errors = worst_errors('relight', net, before, stage_entry['float32']['grads'], 'grads')
     worst = max(errors, key=errors.get)
@@ -146,8 +166,7 @@ def test_fused_complex_conv_relight_step(published, weights_files, tmp_path):
           f'{sum(e > 1e-4 for e in errors.values())} of {len(errors)} tensors above 1e-4; '
           f'published float32 vs float64: {own:.1e}')
     assert 1e-5 < errors[worst] <= 5e-3  # measured 3.3e-3: rounding, not a different computation
-    model, net, before = plugin_step('relight', published, weights_files, tmp_path, torch.float64,
-                                     complex_conv='fused')
+    model, net, before = plugin_step('relight', published, weights_files, tmp_path, torch.float64, complex_conv='fused')
     errors = worst_errors('relight', net, before, stage_entry['float64']['grads'], 'grads')
     print(f'relight, complex_conv fused, float64: gradients {max(errors.values()):.1e}')
     assert max(errors.values()) <= 1e-10
@@ -187,8 +206,8 @@ def test_fast_cpu_conv_is_opt_in_and_its_difference_bounded(published, weights_f
     calls = []
     original = winograd_training.conv3x3_train
     monkeypatch.setattr('r2rnet_plugin.archs.r2r_blocks.conv3x3_train', lambda *a: calls.append(1) or original(*a))
-    model, net, before = plugin_step('decom', published, weights_files, tmp_path, torch.float32, fast_convs=True,
-                                     fast_cpu_conv=True)
+    model, net, before = plugin_step(
+        'decom', published, weights_files, tmp_path, torch.float32, fast_convs=True, fast_cpu_conv=True)
     assert calls and all(m.fast_training for m in net.modules() if hasattr(m, 'fast_training'))
     assert not any(m.fast_training for m in model.net_g.relight.modules() if hasattr(m, 'fast_training'))
     errors = worst_errors('decom', net, before, published['stages']['decom']['float32']['grads'], 'grads')

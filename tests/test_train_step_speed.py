@@ -7,7 +7,6 @@ import sys
 import textwrap
 
 import pytest
-
 from tiny_setup import REPO
 
 pytestmark = pytest.mark.e2e  # starts subprocesses
@@ -56,7 +55,11 @@ class R2RNet(nn.Module):
 
 def run_benchmark(*extra, env=None, cwd=None):
     result = subprocess.run([sys.executable, SCRIPT, '--stages', 'relight', *TINY, *extra],
-                            capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
+                            capture_output=True,
+                            text=True,
+                            timeout=600,
+                            env=env,
+                            cwd=cwd)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -100,8 +103,11 @@ def test_published_code_step_runs_from_its_checkout_in_a_scratch_directory(tmp_p
 def test_published_code_problems_are_reported_before_any_timing(tmp_path, model_py, message):
     if model_py is not None:
         (tmp_path / 'model.py').write_text(model_py)
-    result = subprocess.run([sys.executable, SCRIPT, *TINY, '--published-code', str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, SCRIPT, *TINY, '--published-code',
+                             str(tmp_path)],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 2
     assert message in result.stderr and '--published-code: ' in result.stderr, result.stderr
     assert 's/iter' not in result.stdout

@@ -7,18 +7,18 @@ import sys
 
 import pytest
 import torch
+from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 from torch.utils.data import DataLoader, Dataset
 
 from basicsr.models.base_model import BaseModel
-from r2rnet_plugin.utils import checkpoint_io
 from r2rnet_plugin.archs.r2r_decom_arch import R2RDecomNet
 from r2rnet_plugin.archs.r2r_denoise_arch import R2RDenoiseNet
 from r2rnet_plugin.archs.r2r_relight_arch import R2RRelightNet
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
-from r2rnet_plugin.utils.checkpoint_io import DiskFullError, atomic_save
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
+from r2rnet_plugin.utils import checkpoint_io
+from r2rnet_plugin.utils.checkpoint_io import DiskFullError, atomic_save
 from r2rnet_plugin.utils.option_checks import OptionError
-from tiny_setup import stage_options, write_earlier_stages, write_lol_pairs, write_options
 
 
 # ------------------------------------------------------------------- non-finite validation results
@@ -42,9 +42,24 @@ class ScriptedModel(LLIEValidationMixin, BaseModel):
     """A model whose output per image is set by the test: ``'noisy'``, ``'nan'``, ``'inf'`` or ``'exact'``."""
 
     def __init__(self, tmp_path):
-        super().__init__({'num_gpu': 0, 'is_train': True, 'dist': False, 'rank': 0,
-                          'path': {'visualization': str(tmp_path)},
-                          'val': {'pbar': False, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}})
+        super().__init__({
+            'num_gpu': 0,
+            'is_train': True,
+            'dist': False,
+            'rank': 0,
+            'path': {
+                'visualization': str(tmp_path)
+            },
+            'val': {
+                'pbar': False,
+                'metrics': {
+                    'psnr': {
+                        'type': 'calculate_psnr',
+                        'crop_border': 0
+                    }
+                }
+            }
+        })
         self.outputs, self.index = {}, 0
 
     def feed_data(self, data):
@@ -149,6 +164,7 @@ def fill_disk_on(target_name, code=errno.ENOSPC):
             handle.write(b'half a checkpoint')
             raise OSError(code, os.strerror(code))
         return save(obj, handle, *args, **kwargs)
+
     return save_or_fail, calls
 
 
@@ -172,6 +188,7 @@ def test_rename_failure_removes_the_temporary(tmp_path, monkeypatch):
 
     def replace(src, dst):
         raise OSError(errno.ENOSPC, 'No space left on device')
+
     monkeypatch.setattr(checkpoint_io.os, 'replace', replace)
     with pytest.raises(DiskFullError):
         atomic_save({'w': torch.ones(1)}, str(target))
@@ -206,8 +223,12 @@ def test_training_stops_on_a_full_disk_keeping_the_last_checkpoint(tmp_path):
     option_file = write_options(opt, str(tmp_path))
     env = dict(os.environ, OMP_NUM_THREADS='1')
     env.pop('R2RNET_PLUGIN_AUTOLOAD', None)
-    proc = subprocess.run([sys.executable, '-c', DISK_FULL_RUN, option_file], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, '-c', DISK_FULL_RUN, option_file],
+                          cwd=tmp_path,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     models = tmp_path / 'experiments' / 'full' / 'models'
     assert proc.returncode != 0
     assert f'disk full: could not write {models / "net_g_2.pth"}' in proc.stderr
@@ -224,6 +245,7 @@ def test_every_mixin_keeps_its_part_of_the_training_state_whatever_the_order_of_
     from r2rnet_plugin.models.training_guard import NonFiniteLossGuard
 
     class Scaler:
+
         def __init__(self):
             self.scale = 2.0
 

@@ -5,7 +5,6 @@ import cv2
 import numpy as np
 import torch
 import yaml
-
 from reference_weights import reference_state_dict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,9 +88,12 @@ def runtime_options(opt, root, is_train=True):
     opt = copy.deepcopy(opt)
     opt.update(dist=False, rank=0, world_size=1, is_train=is_train, auto_resume=False)
     exp = os.path.join(str(root), 'experiments', opt['name'])
-    opt['path'].update(experiments_root=exp, models=os.path.join(exp, 'models'),
-                       training_states=os.path.join(exp, 'training_states'), log=exp,
-                       visualization=os.path.join(exp, 'visualization'))
+    opt['path'].update(
+        experiments_root=exp,
+        models=os.path.join(exp, 'models'),
+        training_states=os.path.join(exp, 'training_states'),
+        log=exp,
+        visualization=os.path.join(exp, 'visualization'))
     for key in ('models', 'training_states'):
         os.makedirs(opt['path'][key], exist_ok=True)
     return opt

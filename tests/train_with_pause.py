@@ -22,8 +22,8 @@ torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)
 
 import r2rnet_plugin  # noqa: E402,F401  (adapts basicsr and registers the plugin)
-from r2rnet_plugin.utils import checkpoint_io  # noqa: E402
 from r2rnet_plugin.models.r2rnet_model import R2RNetModel  # noqa: E402
+from r2rnet_plugin.utils import checkpoint_io  # noqa: E402
 
 
 def pause():

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-
 from r2rnet_plugin.utils.registration import register_as
 
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from r2rnet_plugin.ops.winograd_training import conv3x3_train, fast_cpu_training
 from r2rnet_plugin.ops.fast_conv import conv1x1 as fast_conv1x1
 from r2rnet_plugin.ops.fast_conv import conv3x3_same, fast_cpu_inference
+from r2rnet_plugin.ops.winograd_training import conv3x3_train, fast_cpu_training
 
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU() default, used throughout the reference
 
@@ -79,8 +79,7 @@ class ConvChain(nn.Module):
     def __init__(self, channels, kernel_sizes):
         super().__init__()
         self.convs = nn.ModuleList(
-            conv3x3(i, o) if k == 3 else conv1x1(i, o)
-            for i, o, k in zip(channels[:-1], channels[1:], kernel_sizes))
+            conv3x3(i, o) if k == 3 else conv1x1(i, o) for i, o, k in zip(channels[:-1], channels[1:], kernel_sizes))
 
     def forward(self, x):
         for conv in self.convs:

@@ -4,9 +4,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-from r2rnet_plugin.archs.r2r_blocks import (COMPLEX_CONV, FFT_DIMS, ComplexConv2d, ComplexResidualBlock, SpectralFeatureBlock,
-                                            SpectralTransform, conv1x1, conv3x3, crop_to, leaky_relu,
-                                            pad_to_multiple)
+from r2rnet_plugin.archs.r2r_blocks import (COMPLEX_CONV, FFT_DIMS, ComplexConv2d, ComplexResidualBlock,
+                                            SpectralFeatureBlock, SpectralTransform, conv1x1, conv3x3, crop_to,
+                                            leaky_relu, pad_to_multiple)
 from r2rnet_plugin.archs.r2r_unet import UNET_MULTIPLE, R2RUNet
 from r2rnet_plugin.utils.option_checks import NETWORK_CHANNEL, check_choice, check_int
 from r2rnet_plugin.utils.registration import register_as

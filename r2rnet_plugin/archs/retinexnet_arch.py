@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-
 from r2rnet_plugin.utils.registration import register_as
 
 
@@ -32,8 +31,7 @@ class RetinexComponents(NamedTuple):
 def _conv(in_channels, out_channels, kernel_size, stride=1, padding=None):
     """A convolution padding by border replication (by ``kernel_size // 2`` unless given)."""
     padding = kernel_size // 2 if padding is None else padding
-    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                     padding_mode='replicate')
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, padding_mode='replicate')
 
 
 class RetinexDecom(nn.Module):

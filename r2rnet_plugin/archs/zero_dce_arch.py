@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-
 from r2rnet_plugin.utils.registration import register_as
 
 
@@ -48,7 +47,7 @@ class ZeroDCE(nn.Module):
         super().__init__()
         c = channel
         in_channels = (3, c, c, c, 2 * c, 2 * c, 2 * c)
-        out_channels = (c,) * 6 + (3 * iterations,)
+        out_channels = (c, ) * 6 + (3 * iterations, )
         for i, (cin, cout) in enumerate(zip(in_channels, out_channels), start=1):
             setattr(self, f'e_conv{i}', nn.Conv2d(cin, cout, 3, padding=1))
         self.iterations = iterations

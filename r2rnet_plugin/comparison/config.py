@@ -259,9 +259,10 @@ def _methods(methods):
         names.add(name)
         pad_to = _int_option(f'{where}: pad_to', method.get('pad_to'), 1, allow_none=True)
         pad_mode = _choice(f'{where}: pad_mode', method.get('pad_mode', 'replicate'), PAD_MODES)
-        specs.append(MethodSpec(name, dict(network), _weights(f'{where} ({name!r})', method.get('weights')),
-                                method.get('param_key'), _bool_option(f'{where}: strict', method.get('strict', True)), pad_to,
-                                pad_mode))
+        specs.append(
+            MethodSpec(name, dict(network), _weights(f'{where} ({name!r})', method.get('weights')),
+                       method.get('param_key'), _bool_option(f'{where}: strict', method.get('strict', True)), pad_to,
+                       pad_mode))
     return specs
 
 

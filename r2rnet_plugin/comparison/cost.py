@@ -74,6 +74,7 @@ def _rss_reader():
         def read():
             with open('/proc/self/statm', 'rb') as f:
                 return int(f.read().split()[1]) * page
+
         return read
     return None
 
@@ -147,8 +148,7 @@ def measure_cost(net, device, dtype, size, warmup, repeats, seed=0):
     generator = torch.Generator().manual_seed(seed)
     x = (torch.rand(1, 3, *size, generator=generator) * 0.25).to(device=device, dtype=dtype)
     cost = Cost(params=count_parameters(net))
-    steps = (('macs', lambda: count_macs(net, x)),
-             ('peak_memory_mb', lambda: measure_peak_memory(net, x)),
+    steps = (('macs', lambda: count_macs(net, x)), ('peak_memory_mb', lambda: measure_peak_memory(net, x)),
              ('latency_ms', lambda: measure_latency(net, x, warmup, repeats)))
     for name, step in steps:
         try:

@@ -4,6 +4,7 @@ import platform
 
 import torch
 
+
 def _cpu_model():
     try:
         with open('/proc/cpuinfo', encoding='utf-8') as f:

@@ -11,8 +11,8 @@ from r2rnet_plugin.utils.atomic_files import atomic_write_bytes
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, GREY, LIGHT, WHITE = (0, 0, 0), (110, 110, 110), (225, 225, 225), (255, 255, 255)
-PALETTE = ((180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
-           (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23))  # BGR
+PALETTE = ((180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148), (75, 86, 140),
+           (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23))  # BGR
 
 
 def _save_png(path, img):
@@ -62,7 +62,7 @@ def nice_ticks(low, high, count=5):
     """Round tick values covering [low, high] (steps of 1, 2 or 5 times a power of ten)."""
     span = max(high - low, 1e-9)
     raw = span / count
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10**math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     first = math.ceil(low / step) * step
     return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
@@ -144,11 +144,11 @@ def draw_quality_latency(points, path, title, size=(960, 600), metric='PSNR (dB)
         return int(round(x)), int(round(y))
 
     for exponent in nice_ticks(lx_low, lx_high, 6):
-        x = to_px(10 ** exponent, q_low)[0]
+        x = to_px(10**exponent, q_low)[0]
         cv2.line(img, (x, y0), (x, y1), LIGHT, 1)
-        _text(img, _number(10 ** exponent), (x - 15, y0 + 18), 0.4, GREY)
+        _text(img, _number(10**exponent), (x - 15, y0 + 18), 0.4, GREY)
     for value in nice_ticks(q_low, q_high, 6):
-        y = to_px(10 ** lx_low, value)[1]
+        y = to_px(10**lx_low, value)[1]
         cv2.line(img, (x0, y), (x1, y), LIGHT, 1)
         _text(img, f'{value:g}', (x0 - 55, y + 4), 0.4, GREY)
     cv2.rectangle(img, (x0, y1), (x1, y0), BLACK, 1)
@@ -193,7 +193,8 @@ def draw_crop_sheet(sheet, path, tile=160, gap=4):
     for r, lines in enumerate(labels):
         top, left, side = sheet.boxes[r]
         for j, line in enumerate(lines + [f'{side}px at', f'({left}, {top})']):
-            _text(img, line, (4, y + 18 + LINE * j), 0.45 if j < len(lines) else 0.38, BLACK if j < len(lines) else GREY)
+            _text(img, line, (4, y + 18 + LINE * j), 0.45 if j < len(lines) else 0.38,
+                  BLACK if j < len(lines) else GREY)
         crops = [sheet.inputs[r]] + [crops[r] for crops in sheet.methods.values()] + sheet.gts[r:r + 1]
         for c, crop in enumerate(crops):
             x = label_w + c * (tile + gap)

@@ -1,8 +1,8 @@
 """Which archs of BasicSR's ARCH_REGISTRY are low-light enhancers (``net(x) -> enhanced``).
 
 An arch class says so with the class attribute ``llie_arch = True`` (R2RNet, the plugin's
-baselines, RetinexNet, ZeroDCE; third-party plugins may do the same). Only the LLIE archs are offered when a network type is unknown; any
-registered arch can still be benchmarked.
+baselines, RetinexNet, ZeroDCE; third-party plugins may do the same). Only the LLIE archs are
+offered when a network type is unknown; any registered arch can still be benchmarked.
 """
 from basicsr.utils.registry import ARCH_REGISTRY
 

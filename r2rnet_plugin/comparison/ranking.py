@@ -37,8 +37,8 @@ def ranked_columns(result):
     columns = []
     for dataset in result.datasets:
         for measure, higher in RANKED.items():
-            if measure in dataset.measures and any(_value(m, dataset.name, measure) is not None
-                                                   for m in result.methods):
+            if measure in dataset.measures and any(
+                    _value(m, dataset.name, measure) is not None for m in result.methods):
                 columns.append((dataset.name, measure, higher))
     return columns
 

@@ -14,9 +14,9 @@ import math
 import os
 from collections import OrderedDict
 
-from r2rnet_plugin.utils.atomic_files import atomic_write_text
 from r2rnet_plugin.comparison.figures import figure_files
 from r2rnet_plugin.comparison.ranking import mean_ranks, ranked_columns
+from r2rnet_plugin.utils.atomic_files import atomic_write_text
 
 # (key, Markdown header, decimals; None: text)
 COLUMNS = (
@@ -54,8 +54,12 @@ def row_values(method, dataset):
     status, error = method.outcome(dataset.name)
     values = OrderedDict(method=method.name, arch=method.arch)
     values.update((measure, scores.quality[measure] if scores else math.nan) for measure in dataset.measures)
-    values.update(params_m=cost.params / 1e6, gmacs=cost.macs / 1e9, latency_ms=cost.latency_ms,
-                  peak_memory_mb=cost.peak_memory_mb, status=status if error is None else f'{status}: {error}')
+    values.update(
+        params_m=cost.params / 1e6,
+        gmacs=cost.macs / 1e9,
+        latency_ms=cost.latency_ms,
+        peak_memory_mb=cost.peak_memory_mb,
+        status=status if error is None else f'{status}: {error}')
     return values
 
 
@@ -93,10 +97,13 @@ def _setting_lines(result):
 
 
 def _table(cells_rows, cols):
-    lines = ['| ' + ' | '.join(header for _, header, _ in cols) + ' |',
-             '|' + '|'.join('---' if d is None else '---:' for _, _, d in cols) + '|']
-    lines += ['| ' + ' | '.join(cell.replace('|', '\\|').replace('\n', ' ') for cell in cells) + ' |'
-              for cells in cells_rows]
+    lines = [
+        '| ' + ' | '.join(header for _, header, _ in cols) + ' |',
+        '|' + '|'.join('---' if d is None else '---:' for _, _, d in cols) + '|'
+    ]
+    lines += [
+        '| ' + ' | '.join(cell.replace('|', '\\|').replace('\n', ' ') for cell in cells) + ' |' for cells in cells_rows
+    ]
     return lines
 
 
@@ -126,8 +133,10 @@ def _summary_section(result):
     cols = [('method', 'Method', None), ('mean_rank', 'Mean rank', 2), ('count', 'Ranked in', None)]
     rows = [[r.name, _format(r.mean_rank, 2), f'{len(r.ranks)} of {len(ranked)}'] for r in mean_ranks(result)]
     measured = ', '.join(f'{d}/{m}' for d, m, _ in ranked) or 'none'
-    return ['Mean rank per method over the datasets and measures (1 = best; PSNR, SSIM higher is better, '
-            f'NIQE, LOE lower is better; ties share their mean rank). Ranked: {measured}.', ''] + _table(rows, cols)
+    return [
+        'Mean rank per method over the datasets and measures (1 = best; PSNR, SSIM higher is better, '
+        f'NIQE, LOE lower is better; ties share their mean rank). Ranked: {measured}.', ''
+    ] + _table(rows, cols)
 
 
 def markdown_text(result):
@@ -163,9 +172,10 @@ def csv_text(result):
             values = row_values(method, dataset)
             scores = method.scores.get(dataset.name)
             values['status'] = method.outcome(dataset.name)[0]
-            writer.writerow([dataset.name] + [_csv_cell(method, dataset, k, values) for k in keys]
-                            + [method.weights, method.outcome(dataset.name)[1] or '',
-                               '; '.join(method.notes + (scores.notes if scores else []))])
+            writer.writerow([dataset.name] + [_csv_cell(method, dataset, k, values) for k in keys] + [
+                method.weights,
+                method.outcome(dataset.name)[1] or '', '; '.join(method.notes + (scores.notes if scores else []))
+            ])
     return text.getvalue()
 
 
@@ -184,15 +194,35 @@ def summary_csv_text(result):
 def json_text(result):
     """results.json: the settings, every method's cost, every dataset's rows (per image too), the summary."""
     data = OrderedDict(
-        name=result.name, device=result.device, precision=result.precision, cost_size=list(result.cost_size),
-        warmup=result.warmup, repeats=result.repeats, seed=result.seed, loe_side=result.loe_side,
-        methods=[OrderedDict(
-            name=m.name, arch=m.arch, weights=m.weights, status=m.status, error=m.error, notes=m.notes,
-            params=m.cost.params, macs=m.cost.macs, latency_ms=m.cost.latency_ms,
-            peak_memory_mb=m.cost.peak_memory_mb) for m in result.methods],
-        datasets=[OrderedDict(
-            name=d.name, paired=d.paired, measures=list(d.measures), images=d.image_keys,
-            methods=[_dataset_row(m, d) for m in result.methods]) for d in result.datasets],
+        name=result.name,
+        device=result.device,
+        precision=result.precision,
+        cost_size=list(result.cost_size),
+        warmup=result.warmup,
+        repeats=result.repeats,
+        seed=result.seed,
+        loe_side=result.loe_side,
+        methods=[
+            OrderedDict(
+                name=m.name,
+                arch=m.arch,
+                weights=m.weights,
+                status=m.status,
+                error=m.error,
+                notes=m.notes,
+                params=m.cost.params,
+                macs=m.cost.macs,
+                latency_ms=m.cost.latency_ms,
+                peak_memory_mb=m.cost.peak_memory_mb) for m in result.methods
+        ],
+        datasets=[
+            OrderedDict(
+                name=d.name,
+                paired=d.paired,
+                measures=list(d.measures),
+                images=d.image_keys,
+                methods=[_dataset_row(m, d) for m in result.methods]) for d in result.datasets
+        ],
         summary=[OrderedDict(method=r.name, mean_rank=r.mean_rank, ranks=r.ranks) for r in mean_ranks(result)])
     return json.dumps(_finite_or_none(data), indent=2) + '\n'
 
@@ -200,9 +230,14 @@ def json_text(result):
 def _dataset_row(method, dataset):
     scores = method.scores.get(dataset.name)
     status, error = method.outcome(dataset.name)
-    return OrderedDict(name=method.name, status=status, error=error, notes=scores.notes if scores else [],
-                       quality=scores.quality if scores else {k: math.nan for k in dataset.measures},
-                       per_image=scores.per_image if scores else [])
+    return OrderedDict(
+        name=method.name,
+        status=status,
+        error=error,
+        notes=scores.notes if scores else [],
+        quality=scores.quality if scores else {k: math.nan
+                                               for k in dataset.measures},
+        per_image=scores.per_image if scores else [])
 
 
 REPORTS = OrderedDict([('results.md', markdown_text), ('results.csv', csv_text), ('summary.csv', summary_csv_text),

@@ -21,12 +21,11 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from r2rnet_plugin.comparison.config import BenchmarkConfigError
 from r2rnet_plugin.comparison.cost import Cost, measure_cost
 from r2rnet_plugin.comparison.device import describe_device
-from r2rnet_plugin.utils.torch_helpers import PRECISION_DTYPES, resolve_device
 from r2rnet_plugin.comparison.llie_archs import arch_class
 from r2rnet_plugin.comparison.methods import MethodLoadError, build_network
 from r2rnet_plugin.comparison.padding import PaddedNetwork
 from r2rnet_plugin.comparison.quality import image_quality, metric_names
-
+from r2rnet_plugin.utils.torch_helpers import PRECISION_DTYPES, resolve_device
 
 SSIM_WINDOW = 11  # BasicSR's SSIM: an 11x11 Gaussian window, valid part only
 COST_COLUMNS = ('macs', 'latency_ms', 'peak_memory_mb')
@@ -198,11 +197,12 @@ class BenchmarkRunner:
                 finished so far, after each method.
         """
         config = self.config
-        datasets = [DatasetResult(images.name, images.paired, images.keys, self._sheet(images))
-                    for images in self.images]
+        datasets = [
+            DatasetResult(images.name, images.paired, images.keys, self._sheet(images)) for images in self.images
+        ]
         result = BenchmarkResult(config.name, datasets, describe_device(self.device), config.precision,
-                                 tuple(config.cost_size), config.warmup, config.repeats, config.seed,
-                                 config.loe_side, [])
+                                 tuple(config.cost_size), config.warmup, config.repeats, config.seed, config.loe_side,
+                                 [])
         total = sum(images.count for images in self.images) * len(config.methods)
         bar = tqdm(total=total, unit='image', desc='benchmark', disable=not self.progress, dynamic_ncols=True)
         with bar:
@@ -253,8 +253,8 @@ class BenchmarkRunner:
         missing = [name for name in COST_COLUMNS if math.isnan(getattr(row.cost, name))]
         if missing:
             height, width = self.config.cost_size
-            row.fail(f'{", ".join(missing)} not measured at cost_size {height}x{width} (see the notes)',
-                     status='incomplete')
+            row.fail(
+                f'{", ".join(missing)} not measured at cost_size {height}x{width} (see the notes)', status='incomplete')
         del net
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
@@ -270,8 +270,8 @@ class BenchmarkRunner:
                 scores.status, scores.error = 'error', f'failed on image {key}: {type(err).__name__}: {err}'
                 return _abandon(scores, bar, images.count - index)
             bar.update(1)
-        scores.quality = OrderedDict((measure, _mean([img[measure] for img in scores.per_image]))
-                                     for measure in metric_names(images.paired))
+        scores.quality = OrderedDict(
+            (measure, _mean([img[measure] for img in scores.per_image])) for measure in metric_names(images.paired))
         measured = sum(math.isfinite(img['niqe']) for img in scores.per_image)
         if 0 < measured < len(scores.per_image):
             scores.notes.append(f'NIQE: the mean of the {measured} of {len(scores.per_image)} images it could measure')

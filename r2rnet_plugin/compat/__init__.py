@@ -22,17 +22,42 @@ from r2rnet_plugin.compat.patching import Patch
 BASE_MODEL = 'basicsr.models.base_model:BaseModel'
 
 LAUNCH_PATCHES = (
-    Patch('safe_yaml', 'basicsr.utils.options', 'ordered_yaml', '1fb04e3900bc1e19', launch.make_ordered_yaml,
-          everywhere=True),
-    Patch('parse_options', 'basicsr.utils.options', 'parse_options', '347305bea18e85f0', launch.make_parse_options,
-          everywhere=True),
-    Patch('init_dist', 'basicsr.utils.dist_util', 'init_dist', '38c1b56717097971', launch.choose_init_dist,
-          everywhere=True),
+    Patch(
+        'safe_yaml',
+        'basicsr.utils.options',
+        'ordered_yaml',
+        '1fb04e3900bc1e19',
+        launch.make_ordered_yaml,
+        everywhere=True),
+    Patch(
+        'parse_options',
+        'basicsr.utils.options',
+        'parse_options',
+        '347305bea18e85f0',
+        launch.make_parse_options,
+        everywhere=True),
+    Patch(
+        'init_dist',
+        'basicsr.utils.dist_util',
+        'init_dist',
+        '38c1b56717097971',
+        launch.choose_init_dist,
+        everywhere=True),
     Patch('model_to_device', BASE_MODEL, 'model_to_device', 'e3172982283d2c12', launch.choose_model_to_device),
-    Patch('main_module', 'basicsr.train', '__spec__', 'daf6515cece632b4',
-          launch.make_main_spec('basicsr.train', 'train_pipeline'), checks='train_pipeline'),
-    Patch('main_module', 'basicsr.test', '__spec__', '6500d8cc3c47150b',
-          launch.make_main_spec('basicsr.test', 'test_pipeline'), checks='test_pipeline'),
+    Patch(
+        'main_module',
+        'basicsr.train',
+        '__spec__',
+        'daf6515cece632b4',
+        launch.make_main_spec('basicsr.train', 'train_pipeline'),
+        checks='train_pipeline'),
+    Patch(
+        'main_module',
+        'basicsr.test',
+        '__spec__',
+        '6500d8cc3c47150b',
+        launch.make_main_spec('basicsr.test', 'test_pipeline'),
+        checks='test_pipeline'),
 )
 
 RUN_PATCHES = (
@@ -50,10 +75,20 @@ RUN_PATCHES = (
     Patch('dataloader_seeds', 'basicsr.train', 'create_train_val_dataloader', '7dc43480652eb6f4',
           sampling.make_create_dataloaders),
     Patch('final_validation_iter', BASE_MODEL, 'validation', '0b8825204831cbc5', reporting.make_clamped_validation),
-    Patch('start_up_folders', 'basicsr.utils.misc', 'mkdir_and_rename', '558067dec4933c52',
-          start_up.make_mkdir_and_rename, everywhere=True),
-    Patch('eta', 'basicsr.utils.logger', 'MessageLogger', 'aab827f677bb9bfc', reporting.make_message_logger,
-          everywhere=True),
+    Patch(
+        'start_up_folders',
+        'basicsr.utils.misc',
+        'mkdir_and_rename',
+        '558067dec4933c52',
+        start_up.make_mkdir_and_rename,
+        everywhere=True),
+    Patch(
+        'eta',
+        'basicsr.utils.logger',
+        'MessageLogger',
+        'aab827f677bb9bfc',
+        reporting.make_message_logger,
+        everywhere=True),
 )
 
 
@@ -74,5 +109,7 @@ def apply():
     install_launch_fixes()
 
 
-__all__ = ['LAUNCH_PATCHES', 'RUN_PATCHES', 'apply', 'install_import_aliases', 'install_launch_fixes',
-           'install_run_fixes', 'scope']
+__all__ = [
+    'LAUNCH_PATCHES', 'RUN_PATCHES', 'apply', 'install_import_aliases', 'install_launch_fixes', 'install_run_fixes',
+    'scope'
+]

@@ -48,11 +48,13 @@ def load_resume_state(opt):
 
 def on_master(function):
     """Run ``function`` on rank 0 only, as BasicSR's ``master_only`` does."""
+
     @functools.wraps(function)
     def on_rank_0(*args, **kwargs):
         from basicsr.utils.dist_util import get_dist_info
         if get_dist_info()[0] == 0:
             return function(*args, **kwargs)
+
     return on_rank_0
 
 
@@ -84,11 +86,15 @@ def save_training_state(self, epoch, current_iter):
     from r2rnet_plugin.utils.checkpoint_io import atomic_save, capture_rng_state
     if current_iter == -1:
         return
-    state = {'epoch': epoch, 'iter': current_iter,
-             'optimizers': [o.state_dict() for o in self.optimizers],
-             'schedulers': [s.state_dict() for s in self.schedulers],
-             'rng': capture_rng_state(), 'manual_seed': self.opt.get('manual_seed'),
-             'networks': self.__dict__.get('_r2r_saved_networks', {}).pop(current_iter, [])}
+    state = {
+        'epoch': epoch,
+        'iter': current_iter,
+        'optimizers': [o.state_dict() for o in self.optimizers],
+        'schedulers': [s.state_dict() for s in self.schedulers],
+        'rng': capture_rng_state(),
+        'manual_seed': self.opt.get('manual_seed'),
+        'networks': self.__dict__.get('_r2r_saved_networks', {}).pop(current_iter, [])
+    }
     if hasattr(self, 'extra_training_state'):
         state.update(self.extra_training_state())
     path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
@@ -122,9 +128,11 @@ def resume_extras(self, resume_state):
 
 
 def make_resume_training(original):
+
     @functools.wraps(original)
     def resume_training(self, resume_state):
         original(self, resume_state)
         if scope.wants(self.opt, 'resume_training'):
             resume_extras(self, resume_state)
+
     return resume_training

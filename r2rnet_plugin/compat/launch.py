@@ -91,8 +91,8 @@ class _PipelineMainLoader:
 
 def plugin_errors():
     """The plugin's errors whose message says all a user needs (no traceback for them)."""
-    from r2rnet_plugin.utils.checkpoint_io import DiskFullError
     from r2rnet_plugin.data.bad_data import BadSampleError
+    from r2rnet_plugin.utils.checkpoint_io import DiskFullError
     from r2rnet_plugin.utils.option_checks import OptionError
     from r2rnet_plugin.utils.option_file import OptionFileError
     from r2rnet_plugin.utils.safe_load import CheckpointError
@@ -119,9 +119,11 @@ def run_pipeline(module_name, pipeline):
 
 def make_main_spec(module_name, pipeline):
     """``make`` of the ``main_module`` patches: a spec whose loader is a :class:`_PipelineMainLoader`."""
+
     def make(original):
-        return importlib.machinery.ModuleSpec(module_name, _PipelineMainLoader(module_name, pipeline, original),
-                                              origin=original.origin)
+        return importlib.machinery.ModuleSpec(
+            module_name, _PipelineMainLoader(module_name, pipeline, original), origin=original.origin)
+
     return make
 
 
@@ -133,12 +135,14 @@ def _fail(message):
 
 def make_parse_options(original):
     """``parse_options`` that reads and checks the option file before BasicSR's own parsing."""
+
     @functools.wraps(original)
     def parse_options(root_path, is_train=True):
         from r2rnet_plugin.compat import install_run_fixes
         from r2rnet_plugin.utils.option_file import OptionFileError, check_run_options
-        sys.argv = [a.replace('--local-rank', '--local_rank', 1) if a.startswith('--local-rank') else a
-                    for a in sys.argv]
+        sys.argv = [
+            a.replace('--local-rank', '--local_rank', 1) if a.startswith('--local-rank') else a for a in sys.argv
+        ]
         path = option_file_argument()
         opt, in_scope = None, False
         if path is not None:
@@ -156,14 +160,17 @@ def make_parse_options(original):
         if in_scope:
             install_run_fixes()
         return original(root_path, is_train)
+
     return parse_options
 
 
 def make_ordered_yaml(original):
     """``ordered_yaml`` on PyYAML's safe loader and dumper (same ordered mappings, no code)."""
+
     def ordered_yaml():
         from r2rnet_plugin.utils.option_file import ordered_safe_yaml
         return ordered_safe_yaml()
+
     ordered_yaml.__doc__ = original.__doc__
     return ordered_yaml
 
@@ -220,13 +227,16 @@ def _destroy_process_group():
 def init_dist_slurm(backend, port=None):
     """BasicSR's Slurm set-up (address from ``scontrol``, ranks from SLURM_*), CPU-safe."""
     import subprocess
+
     import torch
     import torch.distributed as dist
     proc_id = int(os.environ['SLURM_PROCID'])
     ntasks = int(os.environ['SLURM_NTASKS'])
     local_rank = int(os.environ.get('SLURM_LOCALID', proc_id % max(torch.cuda.device_count(), 1)))
-    address = subprocess.run(['scontrol', 'show', 'hostname', os.environ['SLURM_NODELIST']], capture_output=True,
-                             text=True, check=True).stdout.split()[0]
+    address = subprocess.run(['scontrol', 'show', 'hostname', os.environ['SLURM_NODELIST']],
+                             capture_output=True,
+                             text=True,
+                             check=True).stdout.split()[0]
     if port is not None:
         os.environ['MASTER_PORT'] = str(port)
     os.environ.setdefault('MASTER_PORT', '29500')
@@ -242,17 +252,20 @@ def _basicsr_could_run(backend):
 
 def choose_init_dist(original):
     """``make`` of the ``init_dist`` patch (called without a run's options: the current run's)."""
+
     @functools.wraps(original)
     def choose(launcher, backend='nccl', **kwargs):
         if scope.wants(scope.current_run(), 'init_dist') or not _basicsr_could_run(backend):
             return init_dist(launcher, None if backend == 'nccl' else backend, **kwargs)
         return original(launcher, backend, **kwargs)
+
     return choose
 
 
 def model_to_device(self, net):
     """The plugin's ``model_to_device``: DDP with device ids on CUDA only, frozen networks unwrapped."""
     from torch.nn import DataParallel
+
     from r2rnet_plugin.models.ddp import wrap_for_training
     net = net.to(self.device)
     if self.opt['dist']:
@@ -264,10 +277,12 @@ def model_to_device(self, net):
 
 def choose_model_to_device(original):
     """``make`` of the ``model_to_device`` patch."""
+
     @functools.wraps(original)
     def choose(self, net):
         basicsr_cannot_run = self.opt.get('dist') and self.device.type != 'cuda'
         if basicsr_cannot_run or scope.wants(self.opt, 'model_to_device'):
             return model_to_device(self, net)
         return original(self, net)
+
     return choose

@@ -80,7 +80,8 @@ class Patch:
                 f"r2rnet_plugin: patch '{self.name}' skipped: {target} "
                 f'of the installed basicsr {installed_version()} differs from basicsr {WRITTEN_FOR}, '
                 'the code it was written for; BasicSR behaves as released there.',
-                BasicsrVersionWarning, stacklevel=2)
+                BasicsrVersionWarning,
+                stacklevel=2)
             return False
         owner = resolve(self.owner)
         original = getattr(owner, self.attr)
@@ -92,4 +93,3 @@ class Patch:
                 if (name == 'basicsr' or name.startswith('basicsr.')) and getattr(module, self.attr, None) is original:
                     setattr(module, self.attr, replacement)
         return True
-

@@ -16,12 +16,14 @@ from r2rnet_plugin.compat import scope
 
 def make_clamped_validation(original):
     """``make`` of the ``final_validation_iter`` patch of ``BaseModel.validation``."""
+
     @functools.wraps(original)
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
         if (scope.wants(self.opt, 'final_validation_iter') and self.is_train and isinstance(current_iter, int)
                 and 'train' in self.opt):
             current_iter = min(current_iter, int(self.opt['train']['total_iter']))
         return original(self, dataloader, current_iter, tb_logger, save_img)
+
     return validation
 
 

@@ -25,6 +25,7 @@ from r2rnet_plugin.compat.checkpoints import RESUMING
 
 def make_seeded_iter(original):
     """``make`` of the ``sampler_seeds`` patch of ``EnlargedSampler.__iter__``."""
+
     @functools.wraps(original)
     def seeded_iter(self):
         from r2rnet_plugin.data.sample_seeds import SeededIndex, sample_seed
@@ -32,15 +33,19 @@ def make_seeded_iter(original):
             return original(self)
         indices = list(original(self))
         positions = range(self.rank, self.total_size, self.num_replicas)
-        seeded = [SeededIndex(index, sample_seed(self.sample_seed, self.epoch, position))
-                  for index, position in zip(indices, positions)]
+        seeded = [
+            SeededIndex(index, sample_seed(self.sample_seed, self.epoch, position))
+            for index, position in zip(indices, positions)
+        ]
         return iter(seeded[getattr(self, 'resume_position', {}).get(self.epoch, 0):])
+
     return seeded_iter
 
 
 def seed_data_order(opt, logger, loaders):
     """Own generators, augmentation seeds and the resumed position for ``loaders`` (see above)."""
     import torch
+
     from r2rnet_plugin.utils.option_file import check_train_loader
     train_loader, train_sampler, val_loaders = loaders[:3]
     state = RESUMING.pop('state', None)
@@ -60,10 +65,12 @@ def seed_data_order(opt, logger, loaders):
 
 def make_create_dataloaders(original):
     """``make`` of the ``dataloader_seeds`` patch of ``basicsr.train.create_train_val_dataloader``."""
+
     @functools.wraps(original)
     def create_and_seed(opt, logger):
         result = original(opt, logger)
         if scope.wants(opt, 'data_order'):
             seed_data_order(opt, logger, result)
         return result
+
     return create_and_seed

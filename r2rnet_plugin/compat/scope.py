@@ -106,10 +106,14 @@ def first_argument(opt, *args, **kwargs):
 def choosing(fix, replacement, options_of=model_options):
     """``make`` of a patch that serves ``replacement`` to the runs that get ``fix`` and the
     original to every other run, deciding at each call from ``options_of(*args)``."""
+
     def make(original):
+
         @functools.wraps(original)
         def choose(*args, **kwargs):
             chosen = replacement if wants(options_of(*args, **kwargs), fix) else original
             return chosen(*args, **kwargs)
+
         return choose
+
     return make

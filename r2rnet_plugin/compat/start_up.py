@@ -19,17 +19,19 @@ _made = []  # (path, the folder it archived or None), in the order made
 def _archived_siblings(path):
     parent, base = os.path.split(os.path.abspath(path))
     prefix = base + '_archived_'
-    return {os.path.join(parent, n) for n in os.listdir(parent or '.') if n.startswith(prefix)} if os.path.isdir(
-        parent or '.') else set()
+    return {os.path.join(parent, n)
+            for n in os.listdir(parent or '.') if n.startswith(prefix)} if os.path.isdir(parent or '.') else set()
 
 
 def make_recording_mkdir(original):
     """``mkdir_and_rename`` that also records what it made and archived."""
+
     def mkdir_and_rename(path):
         before = _archived_siblings(path)
         original(path)
         archived = sorted(_archived_siblings(path) - before)
         _made.append((path, archived[-1] if archived else None))
+
     return mkdir_and_rename
 
 

@@ -72,9 +72,8 @@ class BadPairs:
 
     def _warn(self, name, reason):
         from basicsr.utils import get_root_logger
-        get_root_logger().warning(
-            f'{self.label}: bad_data: skip: left out pair {name}: {reason} '
-            f'({len(self.bad_names())} of {self.total} pairs left out so far)')
+        get_root_logger().warning(f'{self.label}: bad_data: skip: left out pair {name}: {reason} '
+                                  f'({len(self.bad_names())} of {self.total} pairs left out so far)')
 
     def _check_fraction(self):
         bad = self.bad_names()

@@ -15,8 +15,8 @@ SIGBUS on the first read past its end), and its read errors name the LMDB folder
 import os
 
 import lmdb
-from basicsr.utils import FileClient
 
+from basicsr.utils import FileClient
 from r2rnet_plugin.data.lmdb_open import check_complete, open_error, read_keys, read_value
 
 _clients = {}

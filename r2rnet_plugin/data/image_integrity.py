@@ -73,7 +73,7 @@ def _png_problem(content):
         end = pos + 8 + length + 4
         if end > size:
             return f'truncated PNG: cut inside a {kind.decode("latin-1")!r} chunk'
-        (crc,) = struct.unpack_from('>I', content, end - 4)
+        (crc, ) = struct.unpack_from('>I', content, end - 4)
         if zlib.crc32(content[pos + 4:end - 4]) != crc:
             return f'corrupt PNG: bad CRC in a {kind.decode("latin-1")!r} chunk at byte {pos}'
         if kind == b'IEND':

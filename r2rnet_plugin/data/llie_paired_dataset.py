@@ -3,9 +3,9 @@ import dataclasses
 
 import numpy as np
 import torch
-from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
+from basicsr.utils.registry import DATASET_REGISTRY
 from r2rnet_plugin.data.augment import check_crop_size, paired_random_crop, random_flip_rot
 from r2rnet_plugin.data.bad_data import (DEFAULT_MAX_BAD_FRACTION, MAX_NAMED, POLICIES, BadDataError, BadPairs,
                                          BadSampleError)
@@ -21,10 +21,10 @@ from r2rnet_plugin.utils.text import first_items
 PHASES = ('train', 'val', 'test')
 # The dataset's own options, and those BasicSR reads from the same section (build_dataset,
 # build_dataloader, the training pipeline, parse_options).
-OPTION_KEYS = ('dataroot_lq', 'dataroot_gt', 'dataroot', 'layout', 'cameras', 'io_backend', 'gt_size',
-               'use_flip', 'use_rot', 'bad_data', 'max_bad_fraction', 'check_images')
-BASICSR_KEYS = ('name', 'type', 'phase', 'scale', 'num_worker_per_gpu', 'batch_size_per_gpu',
-                'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory', 'persistent_workers', 'num_prefetch_queue')
+OPTION_KEYS = ('dataroot_lq', 'dataroot_gt', 'dataroot', 'layout', 'cameras', 'io_backend', 'gt_size', 'use_flip',
+               'use_rot', 'bad_data', 'max_bad_fraction', 'check_images')
+BASICSR_KEYS = ('name', 'type', 'phase', 'scale', 'num_worker_per_gpu', 'batch_size_per_gpu', 'dataset_enlarge_ratio',
+                'prefetch_mode', 'pin_memory', 'persistent_workers', 'num_prefetch_queue')
 
 
 @register_as(DATASET_REGISTRY)
@@ -81,12 +81,13 @@ class LLIEPairedDataset(data.Dataset):
         if self.phase not in PHASES:
             raise ValueError(f'LLIEPairedDataset needs phase in {PHASES}, got {self.phase!r}.')
         section = f'datasets: {self.phase}'
-        check_known_keys(opt, OPTION_KEYS + BASICSR_KEYS, section, f" (dataset {opt['name']!r})" if 'name' in opt else '')
+        check_known_keys(opt, OPTION_KEYS + BASICSR_KEYS, section,
+                         f" (dataset {opt['name']!r})" if 'name' in opt else '')
         _check_loader_options(opt, section)
         self.label = f"LLIEPairedDataset {opt.get('name', self.phase)!r}"
         self.policy = check_choice(opt.get('bad_data', 'fail'), POLICIES, f'{section}: bad_data')
-        max_bad_fraction = check_number(opt.get('max_bad_fraction', DEFAULT_MAX_BAD_FRACTION),
-                                         f'{section}: max_bad_fraction', 0.0, 1.0)
+        max_bad_fraction = check_number(
+            opt.get('max_bad_fraction', DEFAULT_MAX_BAD_FRACTION), f'{section}: max_bad_fraction', 0.0, 1.0)
         self.gt_size = _training_crop_size(opt, section) if self.phase == 'train' else None
         self.use_flip = check_bool(opt.get('use_flip', True), f'{section}: use_flip')
         self.use_rot = check_bool(opt.get('use_rot', True), f'{section}: use_rot')
@@ -125,8 +126,7 @@ class LLIEPairedDataset(data.Dataset):
         if self.phase == 'train':
             img_lq, img_gt = paired_random_crop([img_lq, img_gt], self.gt_size, self._pair_name(index), rng)
             img_lq, img_gt = random_flip_rot([img_lq, img_gt], self.use_flip, self.use_rot, rng)
-        return {'lq': _to_tensor(img_lq), 'gt': _to_tensor(img_gt),
-                'lq_path': lq_ref, 'gt_path': gt_ref, 'key': key}
+        return {'lq': _to_tensor(img_lq), 'gt': _to_tensor(img_gt), 'lq_path': lq_ref, 'gt_path': gt_ref, 'key': key}
 
     def _read_pair(self, index):
         """Both images of pair ``index``, checked to be of the same size.
@@ -182,9 +182,9 @@ class LLIEPairedDataset(data.Dataset):
         if problems and self.policy == 'fail':
             listed = [str(problems[i]).rstrip('.') for i in sorted(problems)]
             shown = first_items(listed, MAX_NAMED, sep='; ')
-            raise BadSampleError(f'{self.label}: {len(problems)} of {len(pairs)} pairs cannot be used: {shown}.'
-                                 + ''.join(f' {note}.' for note in notes)
-                                 + ' Fix or remove them, or set bad_data: skip to leave them out.')
+            raise BadSampleError(f'{self.label}: {len(problems)} of {len(pairs)} pairs cannot be used: {shown}.' +
+                                 ''.join(f' {note}.' for note in notes) +
+                                 ' Fix or remove them, or set bad_data: skip to leave them out.')
         if self.policy == 'fail':
             return None
         dropped = {repr(pairs[i][0]): problems[i] for i in sorted(problems)}

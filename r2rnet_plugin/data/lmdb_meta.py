@@ -79,8 +79,9 @@ def read_lmdb_meta(lmdb_path):
                                 'as written by basicsr.utils.lmdb_util.make_lmdb_from_imgs).')
     try:
         with open(meta_path, encoding='utf-8') as meta_file:
-            lines = [_parse_line(line, meta_path, number)
-                     for number, line in enumerate(meta_file, start=1) if line.strip()]
+            lines = [
+                _parse_line(line, meta_path, number) for number, line in enumerate(meta_file, start=1) if line.strip()
+            ]
     except UnicodeDecodeError as error:
         raise ValueError(f'{meta_path} is not text (UTF-8): {error.reason} at byte {error.start}.') from None
     if not lines:

@@ -34,8 +34,7 @@ def match_by_key(lq_items, gt_items, lq_side, gt_side):
         if only_gt:
             problems.append(f'{len(only_gt)} in {gt_side} without a partner in {lq_side}: '
                             f'{format_list([gt_items[k] for k in only_gt])}')
-        raise ValueError('Unmatched images (pairs are matched by file stem / key): '
-                         + '; '.join(problems) + '.')
+        raise ValueError('Unmatched images (pairs are matched by file stem / key): ' + '; '.join(problems) + '.')
     return pairs
 
 

@@ -67,8 +67,10 @@ def _lmdb_problems(source, backend_kwargs):
                 reasons.append(f'{key!r} in {source.root(side)}: listed in meta_info.txt but not in data.mdb')
         if reasons:
             problems[index] = '; '.join(reasons)
-    notes = [f'{source.root(side)}: {missing[side]} key(s) of meta_info.txt are not in data.mdb, which holds '
-             f'{len(stored[side])} entries: a wrong or stale meta_info.txt, or an incomplete LMDB '
-             '(python -m r2rnet_plugin.prepare_lmdb --verify-only compares LMDBs with their source images)'
-             for side in ('lq', 'gt') if missing[side]]
+    notes = [
+        f'{source.root(side)}: {missing[side]} key(s) of meta_info.txt are not in data.mdb, which holds '
+        f'{len(stored[side])} entries: a wrong or stale meta_info.txt, or an incomplete LMDB '
+        '(python -m r2rnet_plugin.prepare_lmdb --verify-only compares LMDBs with their source images)'
+        for side in ('lq', 'gt') if missing[side]
+    ]
     return problems, notes

@@ -141,9 +141,9 @@ def scan_images(folder, key_prefix=''):
     """
     if not os.path.isdir(folder):
         raise FileNotFoundError(f'Image folder {folder!r} does not exist.')
-    names = sorted(entry.name for entry in os.scandir(folder)
-                   if entry.is_file() and not entry.name.startswith('.')
-                   and entry.name.lower().endswith(IMG_EXTENSIONS))
+    names = sorted(
+        entry.name for entry in os.scandir(folder)
+        if entry.is_file() and not entry.name.startswith('.') and entry.name.lower().endswith(IMG_EXTENSIONS))
     if not names:
         raise ValueError(f'Image folder {folder!r} holds no image ({", ".join(IMG_EXTENSIONS)}).')
     items, clashes = {}, []

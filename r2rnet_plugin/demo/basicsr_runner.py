@@ -29,8 +29,8 @@ def run_basicsr(module, opt, option_file, log_file, cwd, total_iter=None, desc=N
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     bar = tqdm(total=total_iter, desc=desc or module, unit='iter', disable=total_iter is None)
     tail = []
-    with open(log_file, 'w') as log, subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                                      stderr=subprocess.STDOUT, text=True) as proc:
+    with open(log_file, 'w') as log, subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         for line in proc.stdout:
             log.write(line)
             tail = (tail + [line])[-30:]
@@ -39,5 +39,4 @@ def run_basicsr(module, opt, option_file, log_file, cwd, total_iter=None, desc=N
                 bar.update(int(match.group(1)) - bar.n)
     bar.close()
     if proc.returncode != 0:
-        raise BasicSRRunError(f'{" ".join(command)} failed (exit {proc.returncode}); log: {log_file}\n'
-                              + ''.join(tail))
+        raise BasicSRRunError(f'{" ".join(command)} failed (exit {proc.returncode}); log: {log_file}\n' + ''.join(tail))

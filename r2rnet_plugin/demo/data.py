@@ -46,8 +46,12 @@ def write_split(root, photos, versions, max_side, rng):
             cv2.imwrite(os.path.join(root, 'low', f'{stem}.png'), synthesize_low_light(high, rng)[..., ::-1])
 
 
-def build_demo_data(root, train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 2),
-                    max_side=(384, 256), seed=0):
+def build_demo_data(root,
+                    train_photos=TRAIN_PHOTOS,
+                    val_photos=VAL_PHOTOS,
+                    versions=(4, 2),
+                    max_side=(384, 256),
+                    seed=0):
     """Training and validation pairs in LOL layout under ``root/train`` and ``root/val``.
 
     Args:

@@ -64,10 +64,12 @@ def benchmark_section(benchmark, folder):
         body = f.read().split('\n', 1)[1].strip()
     plot = os.path.relpath(os.path.join(benchmark, 'quality_vs_latency.png'), folder)
     crops = os.path.relpath(os.path.join(benchmark, 'crops.png'), folder)
-    return ['## Beside other low-light enhancers (same validation pairs)', '',
-            'RetinexNet and Zero-DCE trained on the same data with the same short schedules; identity, '
-            'gamma and CLAHE need no training.', '', body, '', f'![PSNR against latency]({plot})', '',
-            f'![crops: input, methods, ground truth]({crops})', '']
+    return [
+        '## Beside other low-light enhancers (same validation pairs)', '',
+        'RetinexNet and Zero-DCE trained on the same data with the same short schedules; identity, '
+        'gamma and CLAHE need no training.', '', body, '', f'![PSNR against latency]({plot})', '',
+        f'![crops: input, methods, ground truth]({crops})', ''
+    ]
 
 
 def write_report(folder, metrics, val_images, sample_images, settings, benchmark=None):
@@ -76,12 +78,16 @@ def write_report(folder, metrics, val_images, sample_images, settings, benchmark
     ``benchmark``: a folder written by ``python -m r2rnet_plugin.benchmark``, shown at the end.
     """
     os.makedirs(folder, exist_ok=True)
-    lines = ['# R2RNet demo report', '', settings, '',
-             '## Validation (scenes never seen in training)', '', markdown_table(metrics), '']
+    lines = [
+        '# R2RNet demo report', '', settings, '', '## Validation (scenes never seen in training)', '',
+        markdown_table(metrics), ''
+    ]
     gain = metrics['Relight-Net: output'][0] - metrics['input (low light)'][0]
     lines += [f'PSNR gain of the output over the input: {gain:+.2f} dB.', '']
     for title, images in (('Validation images', val_images), ('Real low-light photos', sample_images)):
-        lines += [f'## {title}', '', 'input | R | L | output' + (' | ground truth' if title.startswith('V') else ''), '']
+        lines += [
+            f'## {title}', '', 'input | R | L | output' + (' | ground truth' if title.startswith('V') else ''), ''
+        ]
         for key, parts, gt in images:
             name = f"sheet_{os.path.splitext(str(key))[0].replace('/', '_')}.png"
             cv2.imwrite(os.path.join(folder, name), sheet(parts, gt))

@@ -28,11 +28,11 @@ import torch
 import yaml
 
 import r2rnet_plugin  # noqa: F401  (registers the plugin)
-from r2rnet_plugin.demo.basicsr_runner import run_basicsr
-from r2rnet_plugin.data.image_io import decode_image
-from r2rnet_plugin.demo.data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
 from r2rnet_plugin.archs.r2r_blocks import LEAKY_SLOPE
 from r2rnet_plugin.archs.r2rnet_arch import R2RNet
+from r2rnet_plugin.data.image_io import decode_image
+from r2rnet_plugin.demo.basicsr_runner import run_basicsr
+from r2rnet_plugin.demo.data import TRAIN_PHOTOS, VAL_PHOTOS, build_demo_data
 from r2rnet_plugin.demo.options import (BASELINES, baseline_options, benchmark_options, dataset_options, init_path,
                                         stage_options, test_options, weights_path)
 from r2rnet_plugin.demo.report import evaluate, write_report
@@ -43,17 +43,67 @@ STAGES = ('decom', 'denoise', 'relight')
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'samples')
 
 PRESETS = {
-    'full': dict(train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 2), max_side=(384, 256),
-                 channel=16, gt_size=64, batch=4, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3},
-                 he_init=('decom',), warmup={'decom': 15},
-                 iters={'decom': 150, 'denoise': 100, 'relight': 150, 'retinexnet': 150, 'zerodce': 150},
-                 baseline_channel={'retinexnet': 32, 'zerodce': 32}, cost_size=(256, 256), niqe=True),
-    'quick': dict(train_photos=TRAIN_PHOTOS[:2], val_photos=VAL_PHOTOS[:1], versions=(1, 1), max_side=(96, 96),
-                  channel=8, gt_size=48, batch=2, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3},
-                  he_init=('decom',), warmup={'decom': 2},
-                  iters={'decom': 5, 'denoise': 5, 'relight': 5, 'retinexnet': 3, 'zerodce': 3},
-                  baseline_channel={'retinexnet': 8, 'zerodce': 8}, cost_size=(64, 64), niqe=False),
+    'full':
+    dict(
+        train_photos=TRAIN_PHOTOS,
+        val_photos=VAL_PHOTOS,
+        versions=(4, 2),
+        max_side=(384, 256),
+        channel=16,
+        gt_size=64,
+        batch=4,
+        lr={
+            'decom': 2e-3,
+            'denoise': 1e-3,
+            'relight': 1e-3
+        },
+        he_init=('decom', ),
+        warmup={'decom': 15},
+        iters={
+            'decom': 150,
+            'denoise': 100,
+            'relight': 150,
+            'retinexnet': 150,
+            'zerodce': 150
+        },
+        baseline_channel={
+            'retinexnet': 32,
+            'zerodce': 32
+        },
+        cost_size=(256, 256),
+        niqe=True),
+    'quick':
+    dict(
+        train_photos=TRAIN_PHOTOS[:2],
+        val_photos=VAL_PHOTOS[:1],
+        versions=(1, 1),
+        max_side=(96, 96),
+        channel=8,
+        gt_size=48,
+        batch=2,
+        lr={
+            'decom': 2e-3,
+            'denoise': 1e-3,
+            'relight': 1e-3
+        },
+        he_init=('decom', ),
+        warmup={'decom': 2},
+        iters={
+            'decom': 5,
+            'denoise': 5,
+            'relight': 5,
+            'retinexnet': 3,
+            'zerodce': 3
+        },
+        baseline_channel={
+            'retinexnet': 8,
+            'zerodce': 8
+        },
+        cost_size=(64, 64),
+        niqe=False),
 }
+
+
 def step(message):
     print(f'\n==> {message}', flush=True)
 
@@ -61,13 +111,14 @@ def step(message):
 def prepare_data(root, preset, seed=0):
     if not os.path.isdir(os.path.join(root, 'data', 'val', 'high')):
         step('synthesising low-light pairs from scikit-image photos')
-        build_demo_data(os.path.join(root, 'data'), preset['train_photos'], preset['val_photos'],
-                        preset['versions'], preset['max_side'], seed)
+        build_demo_data(
+            os.path.join(root, 'data'), preset['train_photos'], preset['val_photos'], preset['versions'],
+            preset['max_side'], seed)
     for split in ('train', 'val'):
         if not os.path.isdir(os.path.join(root, 'lmdb', split, 'high.lmdb')):
             step(f'packing the {split} pairs into LMDBs')
-            pack_pairs({'layout': 'lol', 'dataroot': os.path.join(root, 'data', split)},
-                       os.path.join(root, 'lmdb', split), workers=1)
+            source = {'layout': 'lol', 'dataroot': os.path.join(root, 'data', split)}
+            pack_pairs(source, os.path.join(root, 'lmdb', split), workers=1)
 
 
 def train_run(run, opt, iters, run_dir, logs, weights, desc=None):
@@ -79,8 +130,14 @@ def train_run(run, opt, iters, run_dir, logs, weights, desc=None):
     step(f'training {run} with python -m basicsr.train')
     os.makedirs(logs, exist_ok=True)
     start = time.perf_counter()
-    run_basicsr('basicsr.train', opt, os.path.join(logs, f'train_{run}.yml'), os.path.join(logs, f'train_{run}.log'),
-                run_dir, iters, desc=desc or run)
+    run_basicsr(
+        'basicsr.train',
+        opt,
+        os.path.join(logs, f'train_{run}.yml'),
+        os.path.join(logs, f'train_{run}.log'),
+        run_dir,
+        iters,
+        desc=desc or run)
     return time.perf_counter() - start
 
 
@@ -131,8 +188,11 @@ def test_and_enhance(root, preset):
     run_basicsr('basicsr.test', test_options(root, preset), os.path.join(logs, 'test.yml'),
                 os.path.join(logs, 'test.log'), root)
     step('enhancing the real low-light photos with python -m r2rnet_plugin.enhance')
-    command = [sys.executable, '-m', 'r2rnet_plugin.enhance', '-i', SAMPLES, '-o', os.path.join(root, 'enhanced'),
-               '--weights', os.path.join(root, weights_path('relight', 'g')), '--save-components']
+    command = [
+        sys.executable, '-m', 'r2rnet_plugin.enhance', '-i', SAMPLES, '-o',
+        os.path.join(root, 'enhanced'), '--weights',
+        os.path.join(root, weights_path('relight', 'g')), '--save-components'
+    ]
     subprocess.run(command, check=True)
 
 
@@ -188,8 +248,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='tiny configuration (about a minute)')
     parser.add_argument('--out', default=None, help='working folder (default: demo_output or demo_quick)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seeds the synthesised data and every training run (manual_seed); default 0')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seeds the synthesised data and every training run (manual_seed); default 0')
     args = parser.parse_args(argv)
     preset = PRESETS['quick' if args.quick else 'full']
     root = os.path.abspath(args.out or ('demo_quick' if args.quick else 'demo_output'))

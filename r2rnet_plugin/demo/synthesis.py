@@ -11,7 +11,7 @@ import numpy as np
 
 def srgb_to_linear(x):
     """sRGB in [0, 1] to linear light (IEC 61966-2-1)."""
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055)**2.4)
 
 
 def linear_to_srgb(x):

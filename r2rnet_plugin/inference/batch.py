@@ -12,11 +12,11 @@ from typing import Optional
 
 from r2rnet_plugin.inference.enhancer import COMPONENTS
 from r2rnet_plugin.inference.image_io import encode_image, map_pixels, photo_pixels, read_photo
-from r2rnet_plugin.utils.image_files import is_image_file
 from r2rnet_plugin.inference.image_probe import ImageReadError, check_regular_file, check_single_frame, probe_image
 from r2rnet_plugin.inference.memory import check_decode, check_pass
 from r2rnet_plugin.inference.output_plan import plan_outputs
 from r2rnet_plugin.inference.safe_write import DiskFullError, remove_quietly, write_file
+from r2rnet_plugin.utils.image_files import is_image_file
 
 OK, SKIPPED, FAILED = 'ok', 'skipped', 'failed'
 
@@ -83,8 +83,7 @@ def _reason(err):
     return text
 
 
-def enhance_files(enhancer, paths, out_dir, save_components=False, skip_existing=False,
-                  on_done=None, on_tile=None):
+def enhance_files(enhancer, paths, out_dir, save_components=False, skip_existing=False, on_done=None, on_tile=None):
     """Enhance every file of ``paths`` into ``out_dir``; a file that fails is recorded and skipped.
 
     Inputs whose outputs collide, or would overwrite an input, are refused before anything is

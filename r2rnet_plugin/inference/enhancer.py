@@ -32,7 +32,12 @@ class Enhancer:
             on CUDA, where it is the default; on the CPU the Winograd path wants NCHW).
     """
 
-    def __init__(self, model, device=torch.device('cpu'), precision='fp32', tile=None, tile_overlap=32,
+    def __init__(self,
+                 model,
+                 device=torch.device('cpu'),
+                 precision='fp32',
+                 tile=None,
+                 tile_overlap=32,
                  channels_last=None):
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
@@ -41,8 +46,9 @@ class Enhancer:
         if tile is not None and tile < MIN_TILE:
             raise ValueError(f'--tile ({tile}) must be at least {MIN_TILE}')
         self.device, self.dtype = device, PRECISIONS[precision]
-        self.memory_format = (torch.channels_last if (device.type == 'cuda' if channels_last is None else channels_last)
-                              else torch.contiguous_format)
+        self.memory_format = (
+            torch.channels_last if
+            (device.type == 'cuda' if channels_last is None else channels_last) else torch.contiguous_format)
         self.model = model.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self.tile, self.tile_overlap = tile, tile_overlap
         self.channel = model.decom.in_conv.out_channels  # the network's width, for memory estimates
@@ -70,15 +76,13 @@ class Enhancer:
         """
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
         if self.tile is None:
-            outputs = [None if t is None else t.float().cpu()
-                       for t in self._components(x, with_components)]
+            outputs = [None if t is None else t.float().cpu() for t in self._components(x, with_components)]
         else:
-            outputs = run_tiled(lambda t: self._components(t, with_components), x, self.tile,
-                                self.tile_overlap, on_tile)
+            outputs = run_tiled(lambda t: self._components(t, with_components), x, self.tile, self.tile_overlap,
+                                on_tile)
         for name, t in zip(R2RComponents._fields, outputs):
             if t is not None and not torch.isfinite(t).all():
                 bad = t.numel() - int(torch.isfinite(t).sum())
                 raise NonFiniteOutputError(f'the network produced {bad} non-finite values (NaN or infinite) in '
                                            f'{name}; nothing written (check the weights and --precision)')
-        return {name: t[0].permute(1, 2, 0).numpy() for name, t in zip(R2RComponents._fields, outputs)
-                if t is not None}
+        return {name: t[0].permute(1, 2, 0).numpy() for name, t in zip(R2RComponents._fields, outputs) if t is not None}

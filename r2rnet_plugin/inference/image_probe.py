@@ -50,8 +50,8 @@ def check_regular_file(path):
     except OSError as err:
         raise ImageReadError(f'cannot read the file: {err.strerror or err}') from None
     if not stat.S_ISREG(mode):
-        kind = ('a folder' if stat.S_ISDIR(mode) else 'a FIFO (named pipe)' if stat.S_ISFIFO(mode)
-                else 'a device or socket')
+        kind = ('a folder'
+                if stat.S_ISDIR(mode) else 'a FIFO (named pipe)' if stat.S_ISFIFO(mode) else 'a device or socket')
         raise ImageReadError(f'not a regular file but {kind}; only image files are read')
 
 
@@ -69,12 +69,12 @@ def _probe_tiff(path):
             ifd.load(f)
             pages += 1
             if first is None:
-                bits = ifd.get(_TIFF_BITS, (8,))
+                bits = ifd.get(_TIFF_BITS, (8, ))
                 bits = max(bits) if isinstance(bits, tuple) else bits
                 first = (int(ifd[_TIFF_WIDTH]), int(ifd[_TIFF_HEIGHT]), max(1, -(-int(bits) // 8)))
     if first is None:
         raise ValueError('no image directory')
-    return first + (pages,)
+    return first + (pages, )
 
 
 def _probe_pillow(path):

@@ -23,7 +23,7 @@ COMPONENT_BYTES = (3 + 1 + 3 + 1) * 4  # R, L, R_denoised, I_delta in float32
 TILE_SUM_BYTES = 4  # the weight sum of a tiled pass, per pixel
 USABLE_FRACTION = 0.9  # part of the available memory (RAM or GPU) a pass may plan to use
 TILE_CHOICES = tuple(t for t in (2048, 1024, 512, 256, 128, 64, 32) if t >= MIN_TILE)  # suggested, largest first
-GIB = 2 ** 30
+GIB = 2**30
 
 
 class MemoryLimitError(ValueError):
@@ -115,8 +115,8 @@ def check_pass(info, channel, device, tile=None, overlap=0, with_components=Fals
     host, dev = available_host_memory(), available_device_memory(device)
 
     def fits(tile_size):
-        net = network_bytes(min(tile_size or info.height, info.height), min(tile_size or info.width, info.width),
-                            channel)
+        net = network_bytes(
+            min(tile_size or info.height, info.height), min(tile_size or info.width, info.width), channel)
         rest = host_bytes(info.pixels, with_components, tiled=tile_size is not None)
         if dev is None:
             return _fits(net + rest, host)
@@ -131,7 +131,7 @@ def check_pass(info, channel, device, tile=None, overlap=0, with_components=Fals
         hint = f'try --tile {smaller}' if smaller else 'too large for this machine even tiled'
         raise MemoryLimitError(f'{size} with --tile {tile} does not fit in memory ({where}); {hint}')
     suggestion = next((t for t in TILE_CHOICES if t > overlap and fits(t)), None)
-    hint = (f'rerun with --tile {suggestion} (tiling changes the output slightly)' if suggestion
-            else 'too large for this machine even tiled')
+    hint = (f'rerun with --tile {suggestion} (tiling changes the output slightly)'
+            if suggestion else 'too large for this machine even tiled')
     raise MemoryLimitError(f'{size}: a whole-image pass needs about '
                            f'{_gib(network_bytes(info.height, info.width, channel))} ({where}); {hint}')

@@ -47,8 +47,8 @@ def _window_weight(y, x, h, w, height, width, overlap):
 
 def windows(height, width, tile, overlap):
     """``(y, x, h, w)`` of every window, row by row."""
-    return [(y, x, min(tile, height - y), min(tile, width - x))
-            for y in tile_starts(height, tile, overlap) for x in tile_starts(width, tile, overlap)]
+    return [(y, x, min(tile, height - y), min(tile, width - x)) for y in tile_starts(height, tile, overlap)
+            for x in tile_starts(width, tile, overlap)]
 
 
 def run_tiled(fn, image, tile, overlap, on_tile=None):

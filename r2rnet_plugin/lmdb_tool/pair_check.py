@@ -45,14 +45,12 @@ def check_pairs(found, workers=1, progress=True):
         PairCheck: The usable pairs and the problems.
     """
     matched, only_lq, only_gt = partition_by_key(found.lq_items, found.gt_items)
-    problems = [f'{found.lq_items[key]}: no normal-light partner (same stem) in {found.gt_root}'
-                for key in only_lq]
-    problems += [f'{found.gt_items[key]}: no low-light partner (same stem) in {found.lq_root}'
-                 for key in only_gt]
+    problems = [f'{found.lq_items[key]}: no normal-light partner (same stem) in {found.gt_root}' for key in only_lq]
+    problems += [f'{found.gt_items[key]}: no low-light partner (same stem) in {found.lq_root}' for key in only_gt]
     good = []
     with WorkerPool(workers) as pool:
-        results = tqdm(pool.imap(_pair_problems, matched), total=len(matched), desc='check',
-                       unit='pair', disable=not progress)
+        results = tqdm(
+            pool.imap(_pair_problems, matched), total=len(matched), desc='check', unit='pair', disable=not progress)
         for pair, pair_problems in zip(matched, results):
             problems.extend(pair_problems)
             if not pair_problems:

@@ -14,10 +14,10 @@ from tqdm import tqdm
 from r2rnet_plugin.data.image_io import ImageDecodeError
 from r2rnet_plugin.data.lmdb_meta import read_lmdb_meta
 from r2rnet_plugin.data.lmdb_open import LmdbReadError, open_lmdb_readonly, read_value
-from r2rnet_plugin.lmdb_tool.writer import lmdb_paths
 from r2rnet_plugin.data.pairing import format_list
 from r2rnet_plugin.lmdb_tool.source_images import decode_storable, read_source_image
 from r2rnet_plugin.lmdb_tool.worker_pool import WorkerPool
+from r2rnet_plugin.lmdb_tool.writer import lmdb_paths
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,7 @@ def verify_lmdb_pair(out_dir, pairs, workers=1, progress=True):
     if None in metas:
         return VerifyReport(0, problems, paths)
     expected = [key for key, _, _ in pairs]
-    problems = [problem for path, meta in zip(paths, metas)
-                for problem in _key_problems(path, meta, expected)]
+    problems = [problem for path, meta in zip(paths, metas) for problem in _key_problems(path, meta, expected)]
     shapes = [{line.key: line.shape for line in meta} for meta in metas]
     compared = [pair for pair in pairs if all(pair[0] in side for side in shapes)]
     with WorkerPool(workers) as pool:  # started before any LMDB is open: workers never hold one
@@ -76,8 +75,8 @@ def verify_lmdb_pair(out_dir, pairs, workers=1, progress=True):
             if None in envs:  # a database that cannot be read safely: nothing to compare
                 compared = []
             tasks = (_comparison_task(pair, paths, envs, shapes) for pair in compared)
-            results = tqdm(pool.imap(_compare_pair, tasks), total=len(compared), desc='verify',
-                           unit='pair', disable=not progress)
+            results = tqdm(
+                pool.imap(_compare_pair, tasks), total=len(compared), desc='verify', unit='pair', disable=not progress)
             for pair_problems in results:
                 problems.extend(pair_problems)
         finally:
@@ -150,7 +149,7 @@ def _compare_image(source, name, content, meta_shape):
         stored = decode_storable(content, name)
     except ImageDecodeError as error:
         return str(error)
-    shape = stored.shape if stored.ndim == 3 else stored.shape + (1,)
+    shape = stored.shape if stored.ndim == 3 else stored.shape + (1, )
     if shape != tuple(meta_shape):
         return f'{name}: stored image is {shape} but meta_info.txt says {tuple(meta_shape)}'
     try:

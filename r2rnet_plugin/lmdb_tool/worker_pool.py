@@ -67,7 +67,7 @@ class WorkerPool:
         ahead = ahead or 4 * self.workers
         pending = deque()
         for item in items:
-            pending.append(self._pool.apply_async(func, (item,)))
+            pending.append(self._pool.apply_async(func, (item, )))
             if len(pending) >= ahead:
                 yield pending.popleft().get()
         while pending:

@@ -129,8 +129,7 @@ def _write_in(folder, pairs, compress_level, workers, progress):
         builders = []
         try:
             builders.extend(_LmdbBuilder(path, compress_level) for path in lmdb_paths(folder))
-            encoded = tqdm(pool.imap(encode, pairs), total=len(pairs), desc='write',
-                           unit='pair', disable=not progress)
+            encoded = tqdm(pool.imap(encode, pairs), total=len(pairs), desc='write', unit='pair', disable=not progress)
             for (key, _, _), sides in zip(pairs, encoded):
                 for builder, (content, shape) in zip(builders, sides):
                     builder.add(key, content, shape)
@@ -165,8 +164,7 @@ class _LmdbBuilder:
         self.compress_level = compress_level
         # lock=False: nobody else opens this private folder, and BasicSR's format has no lock.mdb.
         # sync=False: one sync in finish(); an interrupted write is thrown away anyway.
-        self.env = lmdb.open(path, map_size=MIB, lock=False, sync=False, metasync=False,
-                             meminit=False)
+        self.env = lmdb.open(path, map_size=MIB, lock=False, sync=False, metasync=False, meminit=False)
         self.page_size = self.env.stat()['psize']
         self.meta_lines = []
         self.pending = []

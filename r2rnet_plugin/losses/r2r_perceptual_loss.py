@@ -19,19 +19,27 @@ from r2rnet_plugin.utils.safe_load import CheckpointError, load_checkpoint
 
 # (name, in_channels, out_channels) of the convolutions up to conv4_3; 'pool' is a 2x2 max-pool.
 VGG16_TO_CONV4_3 = (
-    ('conv1_1', 3, 64), ('conv1_2', 64, 64), 'pool',
-    ('conv2_1', 64, 128), ('conv2_2', 128, 128), 'pool',
-    ('conv3_1', 128, 256), ('conv3_2', 256, 256), ('conv3_3', 256, 256), 'pool',
-    ('conv4_1', 256, 512), ('conv4_2', 512, 512), ('conv4_3', 512, 512),
+    ('conv1_1', 3, 64),
+    ('conv1_2', 64, 64),
+    'pool',
+    ('conv2_1', 64, 128),
+    ('conv2_2', 128, 128),
+    'pool',
+    ('conv3_1', 128, 256),
+    ('conv3_2', 256, 256),
+    ('conv3_3', 256, 256),
+    'pool',
+    ('conv4_1', 256, 512),
+    ('conv4_2', 512, 512),
+    ('conv4_3', 512, 512),
 )
 CONV_NAMES = tuple(layer[0] for layer in VGG16_TO_CONV4_3 if layer != 'pool')
 # Index of each of those convolutions in torchvision's ``vgg16().features``.
 TORCHVISION_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21)
 
-LAYOUTS_HELP = (
-    "accepted layouts: (1) the R2RNet reference's 'vgg16.weight' (keys conv1_1.weight ... "
-    "conv5_3.bias) or (2) torchvision's 'vgg16-*.pth' (keys features.0.weight ... "
-    "features.28.bias, classifier.*); only conv1_1..conv4_3 are used")
+LAYOUTS_HELP = ("accepted layouts: (1) the R2RNet reference's 'vgg16.weight' (keys conv1_1.weight ... "
+                "conv5_3.bias) or (2) torchvision's 'vgg16-*.pth' (keys features.0.weight ... "
+                "features.28.bias, classifier.*); only conv1_1..conv4_3 are used")
 
 _STATE_CACHE = {}  # (realpath, mtime_ns) -> CPU state dict of the conv1_1..conv4_3 network
 _NETWORK_CACHE = {}  # (realpath, mtime_ns, device, dtype) -> frozen feature network
@@ -62,8 +70,14 @@ def _select_conv_weights(raw, path):
     if not isinstance(raw, dict):
         raise _layout_error(path, f'holds a {type(raw).__name__}, not a state dict')
     sources = {
-        'reference': {name: name for name in CONV_NAMES},
-        'torchvision': {name: f'features.{i}' for name, i in zip(CONV_NAMES, TORCHVISION_INDICES)},
+        'reference': {
+            name: name
+            for name in CONV_NAMES
+        },
+        'torchvision': {
+            name: f'features.{i}'
+            for name, i in zip(CONV_NAMES, TORCHVISION_INDICES)
+        },
     }
     for prefixes in sources.values():
         keys = {f'{name}.{p}': f'{src}.{p}' for name, src in prefixes.items() for p in ('weight', 'bias')}
@@ -128,6 +142,7 @@ def perceptual_distance(features, pred, target, eps=1e-5):
     Returns:
         Tensor: scalar, differentiable with respect to both inputs.
     """
+
     def normalised(x):
         return F.instance_norm(features(x), eps=eps)
 

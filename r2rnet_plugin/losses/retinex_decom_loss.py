@@ -3,9 +3,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import LOSS_REGISTRY
-from r2rnet_plugin.utils.option_checks import check_weights
 from r2rnet_plugin.losses.illumination_smoothness_loss import IlluminationSmoothnessLoss
 from r2rnet_plugin.losses.r2r_perceptual_loss import R2RPerceptualLoss
+from r2rnet_plugin.utils.option_checks import check_weights
 from r2rnet_plugin.utils.registration import register_as
 
 
@@ -35,16 +35,30 @@ class RetinexDecomLoss(nn.Module):
         smooth_weight (float): weight of the illumination smoothness terms (0: not computed).
     """
 
-    def __init__(self, loss_weight=1.0, recon_weight=1.0, mutual_weight=0.1, perceptual_weight=0.1,
-                 vgg_path=None, smooth_weight=0.0):
+    def __init__(self,
+                 loss_weight=1.0,
+                 recon_weight=1.0,
+                 mutual_weight=0.1,
+                 perceptual_weight=0.1,
+                 vgg_path=None,
+                 smooth_weight=0.0):
         super().__init__()
-        check_weights(dict(loss_weight=loss_weight, recon_weight=recon_weight, mutual_weight=mutual_weight,
-                           perceptual_weight=perceptual_weight, smooth_weight=smooth_weight), type(self).__name__)
+        check_weights(
+            dict(
+                loss_weight=loss_weight,
+                recon_weight=recon_weight,
+                mutual_weight=mutual_weight,
+                perceptual_weight=perceptual_weight,
+                smooth_weight=smooth_weight),
+            type(self).__name__)
         self.loss_weight = loss_weight
         self.weights = {
-            'recon_low': recon_weight, 'recon_high': recon_weight,
-            'mutual_low': mutual_weight, 'mutual_high': mutual_weight,
-            'perceptual': perceptual_weight, 'smooth': smooth_weight,
+            'recon_low': recon_weight,
+            'recon_high': recon_weight,
+            'mutual_low': mutual_weight,
+            'mutual_high': mutual_weight,
+            'perceptual': perceptual_weight,
+            'smooth': smooth_weight,
         }
         self.perceptual = R2RPerceptualLoss(vgg_path) if perceptual_weight else None
         self.smooth = IlluminationSmoothnessLoss() if smooth_weight else None

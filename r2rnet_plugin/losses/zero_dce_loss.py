@@ -17,13 +17,14 @@ def neighbour_differences(x):
     """``x`` minus its left, right, upper and lower neighbours (zeros beyond the border): ``[4, B, C, H, W]``."""
     h, w = x.shape[-2:]
     padded = F.pad(x, (1, 1, 1, 1))
-    neighbours = (padded[..., 1:h + 1, 0:w], padded[..., 1:h + 1, 2:w + 2],
-                  padded[..., 0:h, 1:w + 1], padded[..., 2:h + 2, 1:w + 1])
+    neighbours = (padded[..., 1:h + 1, 0:w], padded[..., 1:h + 1,
+                                                    2:w + 2], padded[..., 0:h, 1:w + 1], padded[..., 2:h + 2, 1:w + 1])
     return torch.stack([x - n for n in neighbours])
 
 
 def spatial_consistency(enhanced, low, region=4):
     """Keeps the contrast between neighbouring ``region`` x ``region`` regions of the grey image."""
+
     def regions(img):
         return F.avg_pool2d(img.mean(dim=1, keepdim=True), region)
 
@@ -69,14 +70,31 @@ class ZeroDCELoss(nn.Module):
         spatial_region (int): side of the spatial consistency regions (4).
     """
 
-    def __init__(self, loss_weight=1.0, spatial_weight=1.0, exposure_weight=10.0, color_weight=5.0,
-                 smoothness_weight=200.0, exposure_level=0.6, exposure_patch=16, spatial_region=4):
+    def __init__(self,
+                 loss_weight=1.0,
+                 spatial_weight=1.0,
+                 exposure_weight=10.0,
+                 color_weight=5.0,
+                 smoothness_weight=200.0,
+                 exposure_level=0.6,
+                 exposure_patch=16,
+                 spatial_region=4):
         super().__init__()
-        check_weights(dict(loss_weight=loss_weight, spatial_weight=spatial_weight, exposure_weight=exposure_weight,
-                           color_weight=color_weight, smoothness_weight=smoothness_weight), type(self).__name__)
+        check_weights(
+            dict(
+                loss_weight=loss_weight,
+                spatial_weight=spatial_weight,
+                exposure_weight=exposure_weight,
+                color_weight=color_weight,
+                smoothness_weight=smoothness_weight),
+            type(self).__name__)
         self.loss_weight = loss_weight
-        self.weights = {'spatial': spatial_weight, 'exposure': exposure_weight, 'color': color_weight,
-                        'smoothness': smoothness_weight}
+        self.weights = {
+            'spatial': spatial_weight,
+            'exposure': exposure_weight,
+            'color': color_weight,
+            'smoothness': smoothness_weight
+        }
         self.exposure_level = exposure_level
         self.exposure_patch = exposure_patch
         self.spatial_region = spatial_region

@@ -24,5 +24,5 @@ def wrap_for_training(module, opt, device):
         return module
     device_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == 'cuda' else None
-    return DistributedDataParallel(module, device_ids=device_ids,
-                                   find_unused_parameters=opt.get('find_unused_parameters', False))
+    return DistributedDataParallel(
+        module, device_ids=device_ids, find_unused_parameters=opt.get('find_unused_parameters', False))

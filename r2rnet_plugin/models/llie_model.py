@@ -6,11 +6,11 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import MODEL_REGISTRY
-from r2rnet_plugin.ops.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import ComponentsForward, wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.training_guard import NonFiniteLossGuard, check_model_options
+from r2rnet_plugin.ops.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.utils.option_checks import build_checked_loss, check_number
 from r2rnet_plugin.utils.registration import register_as, run_model_hooks
 from r2rnet_plugin.utils.torch_helpers import count_parameters
@@ -82,8 +82,8 @@ class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin,
         self.losses = OrderedDict((key, build_checked_loss(train_opt[key], f'train: {key}').to(self.device))
                                   for key in LOSS_INPUTS if train_opt.get(key))
         if not self.losses:
-            raise ValueError('R2RPluginLLIEModel needs at least one loss option among '
-                             + ', '.join(f"'train: {key}'" for key in LOSS_INPUTS))
+            raise ValueError('R2RPluginLLIEModel needs at least one loss option among ' +
+                             ', '.join(f"'train: {key}'" for key in LOSS_INPUTS))
         self.grad_clip_norm = train_opt.get('grad_clip_norm')
         if self.grad_clip_norm is not None:
             check_number(self.grad_clip_norm, 'train: grad_clip_norm')
@@ -165,8 +165,11 @@ class LLIEModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixin,
         self.net_g.eval()
         parts = self._forward()
         self.output = parts.pop('enhanced')
-        self.visual_parts = {name: value for name, value in parts.items()  # images only, not curves
-                             if torch.is_tensor(value) and value.ndim == 4 and value.shape[1] in (1, 3)}
+        self.visual_parts = {
+            name: value
+            for name, value in parts.items()  # images only, not curves
+            if torch.is_tensor(value) and value.ndim == 4 and value.shape[1] in (1, 3)
+        }
         if self.is_train:
             self.net_g.train()
 

@@ -39,8 +39,8 @@ class LLIEValidationMixin:
             self._initialize_best_metric_results(dataset_name)
         self.metric_results = {name: 0.0 for name in metrics}
         tb_images = val_opt.get('tb_images', 2)
-        pbar = tqdm(total=len(dataloader), unit='image', desc=f'Validate {dataset_name}',
-                    disable=not val_opt.get('pbar', True))
+        pbar = tqdm(
+            total=len(dataloader), unit='image', desc=f'Validate {dataset_name}', disable=not val_opt.get('pbar', True))
         count, nonfinite = 0, []
         for idx, val_data in enumerate(dataloader):
             img_name = self._image_name(val_data)
@@ -108,4 +108,3 @@ class LLIEValidationMixin:
             if tb_logger:
                 tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
         logger.info('\n'.join(lines))
-

@@ -15,11 +15,11 @@ import contextlib
 import torch
 
 from basicsr.utils import get_root_logger
+from r2rnet_plugin.models.training_state import ExtraTrainingState
 from r2rnet_plugin.ops.cpu_features import cpu_supports_bf16
 from r2rnet_plugin.utils.option_checks import OptionError, check_choice
-from r2rnet_plugin.models.training_state import ExtraTrainingState
 
-MIXED_PRECISION_KEYS = ('mixed_precision',)
+MIXED_PRECISION_KEYS = ('mixed_precision', )
 AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 CHOICES = ('fp32', 'auto', *AUTOCAST_DTYPES)
 

@@ -27,12 +27,12 @@ class Stage:
 
 
 IMAGE_LOSSES = ('pixel_opt', 'perceptual_opt', 'frequency_opt')
-ALL_LOSSES = IMAGE_LOSSES + ('decom_opt',)
+ALL_LOSSES = IMAGE_LOSSES + ('decom_opt', )
 
 STAGES = {
-    'decom': Stage('decom', ('decom',), (), ('decom_opt',), 'R', False),
-    'denoise': Stage('denoise', ('denoise',), ('decom',), ('pixel_opt', 'perceptual_opt'), 'R_denoised', False),
-    'relight': Stage('relight', ('relight',), ('decom', 'denoise'), IMAGE_LOSSES, 'enhanced', True),
+    'decom': Stage('decom', ('decom', ), (), ('decom_opt', ), 'R', False),
+    'denoise': Stage('denoise', ('denoise', ), ('decom', ), ('pixel_opt', 'perceptual_opt'), 'R_denoised', False),
+    'relight': Stage('relight', ('relight', ), ('decom', 'denoise'), IMAGE_LOSSES, 'enhanced', True),
     'joint': Stage('joint', SUB_NETWORKS, SUB_NETWORKS, ALL_LOSSES, 'enhanced', True),
 }
 

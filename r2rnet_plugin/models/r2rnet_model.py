@@ -3,18 +3,19 @@ from collections import OrderedDict
 from os import path as osp
 
 import torch
+
 from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from r2rnet_plugin.archs.r2r_blocks import use_fast_cpu_training
 from r2rnet_plugin.archs.r2rnet_arch import run_stages
-from r2rnet_plugin.ops.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.models.ddp import wrap_for_training
 from r2rnet_plugin.models.llie_validation import LLIEValidationMixin
 from r2rnet_plugin.models.mixed_precision import MIXED_PRECISION_KEYS, MixedPrecisionTraining
 from r2rnet_plugin.models.r2r_stages import ALL_LOSSES, SUB_NETWORKS, get_stage
 from r2rnet_plugin.models.training_guard import VAL_KEYS, NonFiniteLossGuard, check_model_options
+from r2rnet_plugin.ops.allocator import reuse_freed_memory_on_cpu
 from r2rnet_plugin.utils.option_checks import build_checked_loss, check_bool
 from r2rnet_plugin.utils.registration import register_as, run_model_hooks
 
@@ -45,8 +46,11 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
     """
 
     # The option keys it reads (checked by ``check_model_options``).
-    OPTION_KEYS = {'train_keys': ('stage', 'fast_cpu_conv', *MIXED_PRECISION_KEYS), 'loss_keys': ALL_LOSSES,
-                   'val_keys': VAL_KEYS + ('output',)}
+    OPTION_KEYS = {
+        'train_keys': ('stage', 'fast_cpu_conv', *MIXED_PRECISION_KEYS),
+        'loss_keys': ALL_LOSSES,
+        'val_keys': VAL_KEYS + ('output', )
+    }
 
     def __init__(self, opt):
         run_model_hooks()  # BasicSR's fixes for runs of this model (installed by register())
@@ -89,9 +93,9 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
         missing = [name for name in needed if name not in loaded]
         if missing:
             what = f"train: stage: {self.stage.name}" if self.is_train else 'testing'
-            raise ValueError(f"{what} needs trained weights for {', '.join(missing)}: set "
-                             + ' and '.join(f"'path: pretrain_network_{n}'" for n in missing)
-                             + " (or 'path: pretrain_network_g', a whole R2RNet file)")
+            raise ValueError(f"{what} needs trained weights for {', '.join(missing)}: set " +
+                             ' and '.join(f"'path: pretrain_network_{n}'"
+                                          for n in missing) + " (or 'path: pretrain_network_g', a whole R2RNet file)")
 
     def _load_file(self, net, load_path, option, strict, param_key):
         if not osp.isfile(load_path):
@@ -129,8 +133,8 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
             if train_opt.get(key):
                 self.losses[key] = build_checked_loss(train_opt[key], f'train: {key}').to(self.device)
         if not self.losses:
-            raise ValueError(f"train: stage: {self.stage.name} needs at least one of the options "
-                             + ', '.join(f"'train: {k}'" for k in self.stage.losses))
+            raise ValueError(f"train: stage: {self.stage.name} needs at least one of the options " +
+                             ', '.join(f"'train: {k}'" for k in self.stage.losses))
         # Under DistributedDataParallel only the trained sub-networks are wrapped (synchronised).
         self.init_mixed_precision(train_opt)
         self.runners = {}
@@ -155,8 +159,11 @@ class R2RNetModel(MixedPrecisionTraining, NonFiniteLossGuard, LLIEValidationMixi
     def _stage_losses(self):
         """Forward the stage and return ``{option key: loss}`` for its configured losses."""
         decompose_gt = self.stage.name in ('decom', 'denoise') or 'decom_opt' in self.losses
-        out = run_stages(*(self.runners[n] for n in SUB_NETWORKS), self.lq, upto=self.stage.output,
-                         also_decompose=self.gt if decompose_gt else None)
+        out = run_stages(
+            *(self.runners[n] for n in SUB_NETWORKS),
+            self.lq,
+            upto=self.stage.output,
+            also_decompose=self.gt if decompose_gt else None)
         if decompose_gt:
             out, (R_high, L_high) = out
         if self.stage.name == 'denoise':

@@ -10,14 +10,14 @@ import torch
 import torch.distributed as dist
 
 from basicsr.utils import get_root_logger
-from r2rnet_plugin.utils.option_checks import OptionError, check_int, check_known_keys, check_loss_options, check_number
 from r2rnet_plugin.models.training_state import ExtraTrainingState
+from r2rnet_plugin.utils.option_checks import OptionError, check_int, check_known_keys, check_loss_options, check_number
 
 # ``train:`` keys BasicSR's training pipeline and BaseModel read.
 BASICSR_TRAIN_KEYS = ('total_iter', 'warmup_iter', 'optim_g', 'scheduler', 'ema_decay')
 # ``val:`` keys read by BasicSR's pipeline (val_freq, save_img) and the plugin's validation.
 VAL_KEYS = ('val_freq', 'save_img', 'suffix', 'metrics', 'pbar', 'save_components', 'tb_images')
-GUARD_KEYS = ('max_nonfinite_steps',)
+GUARD_KEYS = ('max_nonfinite_steps', )
 DEFAULT_MAX_NONFINITE_STEPS = 10
 
 
@@ -86,8 +86,7 @@ class NonFiniteLossGuard(ExtraTrainingState):
             self.nonfinite_in_a_row = 0
             return True
         self.nonfinite_in_a_row += 1
-        terms = ', '.join(f'{key}={value.detach().item():.4g}' for key, value in values.items()
-                          if value.numel() == 1)
+        terms = ', '.join(f'{key}={value.detach().item():.4g}' for key, value in values.items() if value.numel() == 1)
         where = f'iter {current_iter}: non-finite loss ({terms or "on another rank"})'
         if self.nonfinite_in_a_row >= self.max_nonfinite_steps:
             raise NonFiniteLossError(

@@ -17,7 +17,7 @@ import functools
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_MAX = -4
-_NEVER_TRIM = 2 ** 31 - 1  # an int: mallopt takes int values (about 2 GiB of free heap top kept)
+_NEVER_TRIM = 2**31 - 1  # an int: mallopt takes int values (about 2 GiB of free heap top kept)
 
 
 @functools.lru_cache(maxsize=None)

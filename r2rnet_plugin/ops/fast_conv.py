@@ -33,9 +33,9 @@ def fast_cpu_float32(x, weight):
     """Whether the fast convolutions are on and ``x``/``weight`` suit them, in inference or training:
     float32 batches on the CPU, no dispatch mode (FLOP counters, tracers), no CPU autocast (it
     asks for bfloat16 convolutions), nothing being compiled."""
-    return (_state['enabled'] and x.device.type == 'cpu' and x.dim() == 4
-            and x.dtype == weight.dtype == torch.float32 and not torch.is_autocast_enabled('cpu')
-            and not is_in_torch_dispatch_mode() and not torch.compiler.is_compiling())
+    return (_state['enabled'] and x.device.type == 'cpu' and x.dim() == 4 and x.dtype == weight.dtype == torch.float32
+            and not torch.is_autocast_enabled('cpu') and not is_in_torch_dispatch_mode()
+            and not torch.compiler.is_compiling())
 
 
 def records_gradient(x, weight):
@@ -79,9 +79,9 @@ def _per_image(fn, x):
 # lose whatever the channels (it transforms every kernel for every image): oneDNN-time /
 # NNPACK-time, batch 4, 2 AVX-512 cores, measured side by side: 0.1-0.2 at 12x12, 0.3-0.6 at
 # 24x24, 0.5-1.3 at 48x48, 1.2-2.3 at 72x72 (any of 64..512 channels in and out).
-_MIN_WINOGRAD_MACS = 2 ** 26
+_MIN_WINOGRAD_MACS = 2**26
 _MIN_WINOGRAD_PIXELS = 64 * 64
-_BAND_ELEMENTS = 2 ** 27  # larger inputs (per image, 512 MB) are convolved in bands of rows
+_BAND_ELEMENTS = 2**27  # larger inputs (per image, 512 MB) are convolved in bands of rows
 
 
 def _winograd_image(img, weight, bias, padding):
@@ -102,8 +102,7 @@ def _winograd_image(img, weight, bias, padding):
     for start in range(0, out_height, rows):
         stop = min(start + rows, out_height)
         low, high = max(start - padding, 0), min(stop + 2 - padding, height)
-        band = torch._nnpack_spatial_convolution(img[:, :, low:high].contiguous(), weight, bias,
-                                                 [padding, padding])
+        band = torch._nnpack_spatial_convolution(img[:, :, low:high].contiguous(), weight, bias, [padding, padding])
         out[:, :, start:stop] = band[:, :, start - low:stop - low]
     return out
 
@@ -159,7 +158,7 @@ def conv3x3_same(x, weight, bias, padding, dilation=1, padding_mode='zeros'):
         out = winograd_conv(x, weight, bias, padding)
         return out if padding_mode == 'zeros' else _add_replicate_border(out, x, weight)
     if padding_mode != 'zeros' or dilation != 1:
-        x = F.pad(x, (padding,) * 4, mode='constant' if padding_mode == 'zeros' else padding_mode)
+        x = F.pad(x, (padding, ) * 4, mode='constant' if padding_mode == 'zeros' else padding_mode)
         padding = 0
     if not winograd or any(s % dilation for s in x.shape[-2:]):
         return F.conv2d(x, weight, bias, padding=padding, dilation=dilation)
@@ -176,4 +175,5 @@ def conv1x1(x, weight, bias):
         flat = img.reshape(in_ch, height * width)
         out = torch.mm(matrix, flat) if bias is None else torch.addmm(bias[:, None], matrix, flat)
         return out.view(1, out_ch, height, width)
+
     return _per_image(product, x)

@@ -48,7 +48,7 @@ def _gradient_tiles(grad_out, tiles_h, tiles_w):
 
 # Images per NNPACK call are limited so that the tiled copies and NNPACK's transformed copies
 # (each about the size of the input or of the output gradient) stay near 512 MB apiece.
-_MAX_CHUNK_ELEMENTS = 2 ** 27
+_MAX_CHUNK_ELEMENTS = 2**27
 
 
 def _tiled(x, grad_out, replicate, tiles_h, tiles_w):

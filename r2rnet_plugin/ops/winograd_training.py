@@ -25,15 +25,15 @@ convolutions enabled (``R2RNET_FAST_CPU_CONV=0`` turns them off, as for inferenc
 import torch
 import torch.nn.functional as F
 
-from r2rnet_plugin.ops.tiled_weight_gradient import weight_gradient_3x3
 from r2rnet_plugin.ops import fast_conv
+from r2rnet_plugin.ops.tiled_weight_gradient import weight_gradient_3x3
 
 # Per image, a 3x3 convolution costs weight.numel() * H * W multiply-adds. Forward plus both
 # gradients, measured against oneDNN in the same run (2 AVX-512 cores, batch 4, R2RNet's
 # shapes): 1.8x for 256->256 channels at 96x96 (5.4e9), 1.5-2.0x for 128<->256 at 96x96 (2.7e9),
 # 1.2-1.5x at 96x49 (1.4e9-2.8e9) and 256->64 at 96x96, 1.1x for 256->256 at 48x48 (1.4e9);
 # about 1.0 at 0.7e9 and slower below.
-_MIN_WINOGRAD_MACS = 2 ** 30
+_MIN_WINOGRAD_MACS = 2**30
 
 
 def fast_cpu_training(x, weight, dilation, padding_mode):
@@ -49,9 +49,8 @@ def _weight_gradient(x, grad_out, weight, replicate):
         return weight_gradient_3x3(x, grad_out, replicate)
     except RuntimeError:
         source, padding = (F.pad(x, (1, 1, 1, 1), mode='replicate'), 0) if replicate else (x, 1)
-        return torch.ops.aten.convolution_backward(
-            grad_out, source, weight, None, [1, 1], [padding, padding], [1, 1], False, [0, 0], 1,
-            [False, True, False])[1]
+        return torch.ops.aten.convolution_backward(grad_out, source, weight, None, [1, 1], [padding, padding], [1, 1],
+                                                   False, [0, 0], 1, [False, True, False])[1]
 
 
 class _Conv3x3Same(torch.autograd.Function):

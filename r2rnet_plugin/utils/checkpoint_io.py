@@ -109,8 +109,11 @@ def _remove(path):
 def capture_rng_state():
     """Python's, NumPy's and torch's random states (CUDA's too where CUDA is in use)."""
     name, keys, position, has_gauss, cached = np.random.get_state()
-    state = {'python': random.getstate(), 'numpy': (name, keys.tolist(), position, has_gauss, cached),
-             'torch': torch.get_rng_state()}
+    state = {
+        'python': random.getstate(),
+        'numpy': (name, keys.tolist(), position, has_gauss, cached),
+        'torch': torch.get_rng_state()
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state['cuda'] = torch.cuda.get_rng_state_all()
     return state

@@ -15,8 +15,10 @@ def import_modules_with_suffix(package_name, package_file, suffix):
 
 
 # The commands that register nothing: ``python -m <module>`` or the console script.
-LIGHT_COMMANDS = {'r2rnet_plugin.prepare_lmdb': 'r2rnet-prepare-lmdb',
-                  'r2rnet_plugin.convert_official': 'r2rnet-convert-official'}
+LIGHT_COMMANDS = {
+    'r2rnet_plugin.prepare_lmdb': 'r2rnet-prepare-lmdb',
+    'r2rnet_plugin.convert_official': 'r2rnet-convert-official'
+}
 
 
 def running_light_command(argv=None):

@@ -129,8 +129,8 @@ def check_loss_options(loss_opt, section):
     loss_type = loss_opt.get('type')
     registered = [name for name, _ in LOSS_REGISTRY]
     if loss_type not in registered:
-        raise OptionError(f"option '{section}: type': no loss called {loss_type!r} is registered"
-                          + suggest(loss_type, registered))
+        raise OptionError(f"option '{section}: type': no loss called {loss_type!r} is registered" +
+                          suggest(loss_type, registered))
     arguments = {k: v for k, v in loss_opt.items() if k != 'type'}
     known = constructor_keys(LOSS_REGISTRY.get(loss_type))
     if known is not None:

@@ -28,6 +28,7 @@ def register_as(registry, name=None):
 
     Registering the same object again (a module imported twice) changes nothing.
     """
+
     def deco(obj):
         short = name or obj.__name__
         for key in (short, QUALIFIER + short):
@@ -41,8 +42,10 @@ def register_as(registry, name=None):
                     f"{registry._name} registry: the name '{key}' is held by "
                     f"{holder.__module__}.{holder.__qualname__}; "
                     f"r2rnet_plugin's {obj.__name__} is left out under it: name it 'type: {other}'.",
-                    RegistryNameWarning, stacklevel=2)
+                    RegistryNameWarning,
+                    stacklevel=2)
         return obj
+
     return deco
 
 

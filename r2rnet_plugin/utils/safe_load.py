@@ -32,8 +32,8 @@ def _numpy_safe_globals():
     allowed = list(functions) + [np.ndarray, np.dtype]
     for function in functions:  # files written under numpy 1 name numpy.core.multiarray
         allowed.append((function, f'numpy.core.multiarray.{function.__name__}'))
-    dtypes = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
-              np.float16, np.float32, np.float64, np.longdouble, np.complex64, np.complex128, np.str_, np.bytes_)
+    dtypes = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.float16,
+              np.float32, np.float64, np.longdouble, np.complex64, np.complex128, np.str_, np.bytes_)
     allowed += sorted({type(np.dtype(t)) for t in dtypes}, key=lambda cls: cls.__name__)
     return allowed
 
@@ -78,17 +78,17 @@ def load_checkpoint(path, what='checkpoint'):
 
 def _refused_global(message):
     """The global (or class) the weights-only unpickler refused, or None for other errors."""
-    found = (re.search(r'GLOBAL (\S+)', message)
-             or re.search(r'Can only (?:build|create new object for) .* but got (<[^>]+>)', message)
-             or re.search(r'call reduce for unrecognized function (\S+)', message))
+    found = (
+        re.search(r'GLOBAL (\S+)', message)
+        or re.search(r'Can only (?:build|create new object for) .* but got (<[^>]+>)', message)
+        or re.search(r'call reduce for unrecognized function (\S+)', message))
     return found.group(1) if found else None
 
 
 def _reason(error):
     """The informative line of a torch.load error (not its boiler-plate about weights_only)."""
     boiler = ('Weights only load failed', 'Check the documentation', 'Please file an issue', 'In PyTorch 2.6')
-    lines = [line.strip() for line in str(error).splitlines()
-             if line.strip() and not line.strip().startswith(boiler)]
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith(boiler)]
     return f'{type(error).__name__}: {lines[-1]}' if lines else type(error).__name__
 
 

@@ -56,8 +56,10 @@ def convert_stage(stage, reference_state, target_module, source='checkpoint', ar
             converted[new_key] = value
     missing = [k for k in expected if k not in converted]
     reverse = {plugin_key(stage, k, arch): k for k in reference_state}
-    mis_shaped = [f'{reverse[k]} {tuple(v.shape)} (expected {tuple(expected[k].shape)})'
-                  for k, v in converted.items() if v.shape != expected[k].shape]
+    mis_shaped = [
+        f'{reverse[k]} {tuple(v.shape)} (expected {tuple(expected[k].shape)})' for k, v in converted.items()
+        if v.shape != expected[k].shape
+    ]
     problems = []
     if unexpected:
         problems.append(f'unexpected keys: {shorten(unexpected)}')
@@ -67,8 +69,8 @@ def convert_stage(stage, reference_state, target_module, source='checkpoint', ar
         problems.append(f'wrong shapes: {shorten(mis_shaped)}')
     if problems:
         raise CheckpointKeyError(
-            f'{source} does not look like a {ARCHS[arch][1]} {REFERENCE_NAMES[stage]} checkpoint; '
-            + '; '.join(problems))
+            f'{source} does not look like a {ARCHS[arch][1]} {REFERENCE_NAMES[stage]} checkpoint; ' +
+            '; '.join(problems))
     return converted
 
 

@@ -11,11 +11,13 @@ import re
 
 def _unet_conv(prefix):
     """``conv{k}`` of a reference U-Net: 5 convs per level, levels 0-3 encode, 4-5 decode."""
+
     def rename(match):
         k = int(match.group(1))
         level, index = divmod(k, 5)
         part = f'encoders.{level}' if level < 4 else f'decoders.{level - 4}'
         return f'{prefix}.{part}.convs.{index}'
+
     return rename
 
 
@@ -38,13 +40,14 @@ RULES = {
         (r'conv([1-4])', lambda m: f'merge_convs.{int(m.group(1)) - 1}'),
         (r'conv5', 'out_conv'),
     ],
-    'denoise': _unet_rules('', 'unet', 'Denoise_conv0', 'Denoise_subsampling', 'Denoise_deconv', '',
-                           'Denoiseout0') + [(r'Denoiseout1', 'out_conv')],
+    'denoise':
+    _unet_rules('', 'unet', 'Denoise_conv0', 'Denoise_subsampling', 'Denoise_deconv', '', 'Denoiseout0') +
+    [(r'Denoiseout1', 'out_conv')],
     'relight': [
         (r'conv0', 'fuse'),
         (r'conv1', 'out_conv'),
-        *_unet_rules(r'EnhanceModule1\.', 'unet_branch.unet', 'Enhance_conv0', 'Enhance_subsampling',
-                     'down_channel', '.reduce', 'Enhanceout0'),
+        *_unet_rules(r'EnhanceModule1\.', 'unet_branch.unet', 'Enhance_conv0', 'Enhance_subsampling', 'down_channel',
+                     '.reduce', 'Enhanceout0'),
         (r'EnhanceModule1\.Enhanceout1', 'unet_branch.fuse_scales'),
         (r'EnhanceModule1\.Enhanceout2', 'unet_branch.out_conv'),
         (r'EnhanceModule0\.conv([01])', r'fft_branch.stem.\1'),

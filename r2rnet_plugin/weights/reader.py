@@ -25,8 +25,8 @@ def model_from_state(state, source):
         WeightsError: keys or shapes that do not fit, or NaN/infinite values.
     """
     if _WIDTH_KEY not in state:
-        hint = (' It looks like one published stage checkpoint: pass all three (decom, denoise, relight).'
-                if any(k.startswith(('conv0', 'RM0', 'Denoise', 'EnhanceModule')) for k in state) else '')
+        hint = (' It looks like one published stage checkpoint: pass all three (decom, denoise, relight).' if any(
+            k.startswith(('conv0', 'RM0', 'Denoise', 'EnhanceModule')) for k in state) else '')
         raise WeightsError(f'{source} is not an R2RNet weights file (no {_WIDTH_KEY}).{hint}')
     model = R2RNet(channel=state[_WIDTH_KEY].shape[0])
     problems = key_problems(state, model.state_dict())

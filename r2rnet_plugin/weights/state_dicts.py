@@ -87,10 +87,14 @@ def key_problems(state, expected, limit=6):
     """
     missing = sorted(k for k in expected if k not in state)
     unexpected = sorted(k for k in state if k not in expected)
-    wrong = [f'{k} {tuple(v.shape)} (network: {tuple(expected[k].shape)})'
-             for k, v in sorted(state.items()) if k in expected and v.shape != expected[k].shape]
-    return [f'{label}: {first_items(keys, limit)}' for label, keys in
-            (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong)) if keys]
+    wrong = [
+        f'{k} {tuple(v.shape)} (network: {tuple(expected[k].shape)})' for k, v in sorted(state.items())
+        if k in expected and v.shape != expected[k].shape
+    ]
+    return [
+        f'{label}: {first_items(keys, limit)}'
+        for label, keys in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong)) if keys
+    ]
 
 
 def check_finite(state, source, limit=3):
