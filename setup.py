@@ -23,12 +23,7 @@ class BuildPyWithStartupHook(build_py):
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH_FILE)]
 
 
-# console script -> the module whose main() it runs
-COMMANDS = {
-    c: f'r2rnet_plugin.{c}'
-    for c in ('train', 'test', 'convert_official', 'prepare_lmdb', 'enhance', 'benchmark')
-}
-COMMANDS['demo'] = 'r2rnet_plugin.demo.run'
+COMMANDS = ['train', 'test', 'convert_official', 'prepare_lmdb', 'enhance', 'benchmark', 'demo']
 
 setup(
     name='r2rnet_plugin',
@@ -59,5 +54,5 @@ setup(
         'test': ['pytest', 'flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0'],
         'demo': ['scikit-image']
     },
-    entry_points={'console_scripts': [f'r2rnet-{c.replace("_", "-")}={module}:main' for c, module in COMMANDS.items()]},
+    entry_points={'console_scripts': [f'r2rnet-{c.replace("_", "-")}=r2rnet_plugin.{c}:main' for c in COMMANDS]},
 )

@@ -44,7 +44,7 @@ def test_demo_seed_reaches_the_data_every_training_run_and_the_benchmark(tmp_pat
     import cv2
     import yaml
 
-    from r2rnet_plugin import demo
+    from r2rnet_plugin.demo import run as demo
     from r2rnet_plugin.demo.data import build_demo_data
 
     def fake_basicsr(module, opt, option_file, log_file, cwd, *args, **kwargs):

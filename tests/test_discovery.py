@@ -74,3 +74,20 @@ def test_wheel_ships_the_start_up_hook(tmp_path):
     assert 'r2rnet_plugin_autoload.pth' in names
     assert 'r2rnet_plugin_autoload.py' in names
     assert 'r2rnet_plugin/compat/imports.py' in names
+
+
+COMMANDS = ('train', 'test', 'enhance', 'benchmark', 'prepare_lmdb', 'convert_official', 'demo')
+
+
+@pytest.mark.parametrize('command', COMMANDS)
+def test_every_command_answers_help_as_module_and_console_script(tmp_path, command):
+    module = subprocess.run([sys.executable, '-m', f'r2rnet_plugin.{command}', '--help'],
+                            cwd=tmp_path,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert module.returncode == 0 and 'usage' in module.stdout.lower(), module.stderr[-2000:]
+    script = os.path.join(os.path.dirname(sys.executable), 'r2rnet-' + command.replace('_', '-'))
+    assert os.path.isfile(script), f'console script {script} is missing'
+    installed = subprocess.run([script, '--help'], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0 and 'usage' in installed.stdout.lower(), installed.stderr[-2000:]
