@@ -42,66 +42,18 @@ from r2rnet_plugin.weights.state_dicts import read_state_dict
 STAGES = ('decom', 'denoise', 'relight')
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'samples')
 
-PRESETS = {
-    'full':
-    dict(
-        train_photos=TRAIN_PHOTOS,
-        val_photos=VAL_PHOTOS,
-        versions=(4, 2),
-        max_side=(384, 256),
-        channel=16,
-        gt_size=64,
-        batch=4,
-        lr={
-            'decom': 2e-3,
-            'denoise': 1e-3,
-            'relight': 1e-3
-        },
-        he_init=('decom', ),
-        warmup={'decom': 15},
-        iters={
-            'decom': 150,
-            'denoise': 100,
-            'relight': 150,
-            'retinexnet': 150,
-            'zerodce': 150
-        },
-        baseline_channel={
-            'retinexnet': 32,
-            'zerodce': 32
-        },
-        cost_size=(256, 256),
-        niqe=True),
-    'quick':
-    dict(
-        train_photos=TRAIN_PHOTOS[:2],
-        val_photos=VAL_PHOTOS[:1],
-        versions=(1, 1),
-        max_side=(96, 96),
-        channel=8,
-        gt_size=48,
-        batch=2,
-        lr={
-            'decom': 2e-3,
-            'denoise': 1e-3,
-            'relight': 1e-3
-        },
-        he_init=('decom', ),
-        warmup={'decom': 2},
-        iters={
-            'decom': 5,
-            'denoise': 5,
-            'relight': 5,
-            'retinexnet': 3,
-            'zerodce': 3
-        },
-        baseline_channel={
-            'retinexnet': 8,
-            'zerodce': 8
-        },
-        cost_size=(64, 64),
-        niqe=False),
-}
+# yapf: disable
+FULL = dict(train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 2), max_side=(384, 256), channel=16,
+            gt_size=64, batch=4, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3}, he_init=('decom',),
+            warmup={'decom': 15},
+            iters={'decom': 150, 'denoise': 100, 'relight': 150, 'retinexnet': 150, 'zerodce': 150},
+            baseline_channel={'retinexnet': 32, 'zerodce': 32}, cost_size=(256, 256), niqe=True)
+QUICK = dict(FULL, train_photos=TRAIN_PHOTOS[:2], val_photos=VAL_PHOTOS[:1], versions=(1, 1), max_side=(96, 96),
+             channel=8, gt_size=48, batch=2, warmup={'decom': 2},
+             iters={'decom': 5, 'denoise': 5, 'relight': 5, 'retinexnet': 3, 'zerodce': 3},
+             baseline_channel={'retinexnet': 8, 'zerodce': 8}, cost_size=(64, 64), niqe=False)
+# yapf: enable
+PRESETS = {'full': FULL, 'quick': QUICK}  # quick: the same path on a tiny configuration
 
 
 def step(message):
