@@ -44,7 +44,7 @@ SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # yapf: disable
 FULL = dict(train_photos=TRAIN_PHOTOS, val_photos=VAL_PHOTOS, versions=(4, 2), max_side=(384, 256), channel=16,
-            gt_size=64, batch=4, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3}, he_init=('decom',),
+            gt_size=64, batch=4, lr={'decom': 2e-3, 'denoise': 1e-3, 'relight': 1e-3}, he_init=('decom', 'denoise'),
             warmup={'decom': 15},
             iters={'decom': 150, 'denoise': 100, 'relight': 150, 'retinexnet': 150, 'zerodce': 150},
             baseline_channel={'retinexnet': 32, 'zerodce': 32}, cost_size=(256, 256), niqe=True)
@@ -93,20 +93,33 @@ def train_run(run, opt, iters, run_dir, logs, weights, desc=None):
     return time.perf_counter() - start
 
 
+# How write_initial_weights starts each sub-network's output convolution (``out_conv``): whether
+# its weights are He-initialised as well, and the biases of its first output channels. Both
+# outputs pass a LeakyReLU(0.01): a channel whose bias starts negative learns at a hundredth of the
+# slope, and which channels start so is down to the seed. Decom-Net's three reflectance channels
+# start at sigmoid(1) = 0.73 (its illumination channel is left as drawn); Denoise-Net's output, the
+# reflectance itself, starts near 0.5 from PyTorch's small output weights.
+OUTPUT_START = {'decom': (True, (1.0, 1.0, 1.0)), 'denoise': (False, (0.5, 0.5, 0.5))}
+
+
 def write_initial_weights(run_dir, stage, preset, seed):
-    """The starting weights of ``stage`` for the stages in ``preset['he_init']``: PyTorch's default
-    initialisation with every convolution's weights drawn anew by He's rule for LeakyReLU(0.01)
-    (biases kept), from ``seed``. PyTorch's default shrinks the signal layer by layer: a freshly
-    built Decom-Net gives the same R and L (about 0.5) whatever its input, and a short schedule
-    must first grow its weights by orders of magnitude, which is where runs go wrong."""
+    """The starting weights of ``stage`` for the stages in ``preset['he_init']``, drawn from
+    ``seed``: PyTorch's default initialisation, then every convolution's weights drawn anew by He's
+    rule for LeakyReLU(0.01) (biases kept), and the output convolution as OUTPUT_START says.
+    PyTorch's default shrinks the signal layer by layer: a freshly built Decom- or Denoise-Net
+    gives the same output whatever its input, and a short schedule must first grow its weights by
+    orders of magnitude, which is where runs go wrong (docs/demo.md)."""
     path = os.path.join(run_dir, init_path(stage))
     if os.path.isfile(path):
         return
     torch.manual_seed(seed)
     net = getattr(R2RNet(preset['channel']), stage)
+    he_output, biases = OUTPUT_START.get(stage, (True, ()))
     for module in net.modules():
-        if isinstance(module, torch.nn.Conv2d):
+        if isinstance(module, torch.nn.Conv2d) and (he_output or module is not net.out_conv):
             torch.nn.init.kaiming_normal_(module.weight, a=LEAKY_SLOPE, nonlinearity='leaky_relu')
+    with torch.no_grad():
+        net.out_conv.bias[:len(biases)] = torch.tensor(biases)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     torch.save({'params': net.state_dict()}, path)
 
