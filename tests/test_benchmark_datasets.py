@@ -43,6 +43,8 @@ class BenchTestInvert(nn.Module):
         return 1 - x
 '''
 INVERT = {'name': 'Inverted', 'network': {'type': 'BenchTestInvert'}}
+IDENTITY = {'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}}
+GAMMA = {'name': 'Gamma', 'network': {'type': 'R2RPluginGamma', 'gamma': 0.5}}
 
 
 def write_photos(folder, sizes, seed=0):
@@ -104,23 +106,7 @@ def rows_of(result, dataset):
 
 def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, capsys):
     long_name = 'Identity under a name much longer than twenty-four characters'
-    methods = [{
-        'name': 'Identity',
-        'network': {
-            'type': 'R2RPluginIdentity'
-        }
-    }, {
-        'name': 'Gamma',
-        'network': {
-            'type': 'R2RPluginGamma',
-            'gamma': 0.5
-        }
-    }, INVERT, {
-        'name': long_name,
-        'network': {
-            'type': 'R2RPluginIdentity'
-        }
-    }]
+    methods = [IDENTITY, GAMMA, INVERT, {'name': long_name, 'network': {'type': 'R2RPluginIdentity'}}]
     code, out = run(
         str(tmp_path),
         methods,
@@ -160,18 +146,7 @@ def test_folder_without_ground_truth_gets_niqe_and_loe_only(data, tmp_path, caps
 
 
 def test_several_datasets_one_table_each_and_a_mean_rank_summary(data, tmp_path):
-    methods = [{
-        'name': 'Identity',
-        'network': {
-            'type': 'R2RPluginIdentity'
-        }
-    }, {
-        'name': 'Gamma',
-        'network': {
-            'type': 'R2RPluginGamma',
-            'gamma': 0.5
-        }
-    }]
+    methods = [IDENTITY, GAMMA]
     datasets = [{
         'name': 'pairs',
         'layout': 'lol',
@@ -246,17 +221,7 @@ def test_cost_that_cannot_be_measured_makes_the_row_incomplete(data, tmp_path, m
     with open(data['arch_file'], 'w') as f:
         f.write(ARCH_FILE)
     monkeypatch.setenv('RETINEXFORMER_ARCH', data['arch_file'])
-    methods = [{
-        'name': 'multiples of 4',
-        'network': {
-            'type': 'RetinexFormer'
-        }
-    }, {
-        'name': 'Identity',
-        'network': {
-            'type': 'R2RPluginIdentity'
-        }
-    }]
+    methods = [{'name': 'multiples of 4', 'network': {'type': 'RetinexFormer'}}, IDENTITY]
     code, out = run(
         str(tmp_path),
         methods,
@@ -317,7 +282,7 @@ def test_unreadable_photo_folder_stops_before_any_method(data, tmp_path, capsys)
     bad = tmp_path / 'not_images'
     bad.mkdir()
     (bad / 'notes.png').write_text('not a picture')
-    methods = [{'name': 'Identity', 'network': {'type': 'R2RPluginIdentity'}}]
+    methods = [IDENTITY]
     for folder, message in ((tmp_path / 'missing', "dataset 'gone' could not be read"),
                             (bad, "dataset 'gone': image 0 could not be read")):
         code, out = run(str(tmp_path), methods, dataset={'name': 'gone', 'dataroot_lq': str(folder)})
